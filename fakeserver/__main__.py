@@ -1,0 +1,3 @@
+from fakeserver.cli import main
+
+raise SystemExit(main())

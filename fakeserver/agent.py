@@ -1,0 +1,100 @@
+"""The built-in fake agent: what runs inside a task's workspace in place of AgentAPI.
+
+It holds the conversation, answers each user message after a pause (reporting
+`working`, then its rule's final state, through app statuses as a real agent
+does), and uploads a log snapshot when its workspace stops. Its answers come
+from rules (first match wins); the fixtures may add their own.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from fakeserver.models import Agent, AppState, PendingReply, Snapshot, Task, Workspace
+from fakeserver.timefmt import format_time
+from fakeserver.world import World
+
+EXCERPT_LENGTH = 60
+
+
+@dataclass(frozen=True)
+class AgentRule:
+    """How the fake agent answers a user message that matches `match` (a regex; None matches all).
+
+    `{input}` in `reply` and `message` stands for the message, shortened.
+    """
+
+    match: str | None = None
+    reply: str = "Done. I worked on: {input}"
+    state: AppState = "idle"
+    message: str = "Done: {input}"
+    delay: float | None = None  # seconds; None means the world's `agent_reply` timing
+
+    def matches(self, text: str) -> bool:
+        return self.match is None or re.search(self.match, text, re.IGNORECASE) is not None
+
+
+DEFAULT_RULE = AgentRule()
+
+
+def rule_for(rules: list[AgentRule], text: str) -> AgentRule:
+    return next((rule for rule in rules if rule.matches(text)), DEFAULT_RULE)
+
+
+def excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_LENGTH else flat[: EXCERPT_LENGTH - 1] + "…"
+
+
+def is_busy(task: Task) -> bool:
+    """AgentAPI reports `running` while the agent is still producing its answer, else `stable`."""
+    return task.pending_reply is not None
+
+
+def receive(world: World, task: Task, workspace: Workspace, agent: Agent, text: str) -> None:
+    """A user message reaches the agent: it records it, starts working and queues its answer."""
+    world.append_message(task, "user", text)
+    rule = rule_for(world.agent_rules, text)
+    world.report_app_status(workspace, agent, "working", f"Working on: {excerpt(text)}", "")
+    delay = world.timings.agent_reply if rule.delay is None else rule.delay
+    task.pending_reply = PendingReply(
+        due_at=world.now() + timedelta(seconds=delay),
+        content=rule.reply.replace("{input}", excerpt(text)),
+        state=rule.state,
+        message=rule.message.replace("{input}", excerpt(text)),
+    )
+
+
+def deliver(world: World, task: Task, workspace: Workspace, agent: Agent) -> None:
+    """The answer the agent was working on is ready."""
+    reply = task.pending_reply
+    if reply is None:
+        return
+    task.pending_reply = None
+    world.append_message(task, "agent", reply.content)
+    if reply.state != "working":  # a rule may keep the agent working forever
+        world.report_app_status(workspace, agent, reply.state, reply.message, "")
+
+
+def start_session(world: World, task: Task, workspace: Workspace, agent: Agent) -> None:
+    """The app is up: on the task's first start the agent takes the initial prompt as its first message."""
+    if task.conversation or not task.prompt.strip():
+        return
+    receive(world, task, workspace, agent, task.prompt)
+
+
+def stop_session(world: World, task: Task) -> None:
+    """The workspace is stopping: the agent saves its conversation as the task's log snapshot."""
+    task.pending_reply = None
+    task.snapshot = Snapshot(format="agentapi", payload=conversation_payload(task), created_at=world.now())
+
+
+def conversation_payload(task: Task) -> dict[str, object]:
+    """The conversation as AgentAPI's `GET /messages` document."""
+    return {
+        "messages": [
+            {"id": m.id, "content": m.content, "role": m.role, "time": format_time(m.time)} for m in task.conversation
+        ]
+    }

@@ -1,0 +1,86 @@
+"""Who is calling: a user by API token, or a workspace agent by agent token.
+
+Tokens are read where coderd reads them: the `Coder-Session-Token` header,
+then the `coder_session_token` cookie, then the `coder_session_token` query
+parameter.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from starlette.requests import Request
+
+from fakeserver.errors import ApiError
+from fakeserver.models import Agent, User, Workspace
+from fakeserver.world import World
+
+TOKEN_HEADER = "Coder-Session-Token"
+TOKEN_COOKIE = "coder_session_token"
+SIGNED_OUT = "You are signed out or your session has expired. Please sign in again to continue."
+AGENT_NOT_AUTHORIZED = "Workspace agent not authorized."
+AGENT_NOT_AUTHORIZED_DETAIL = (
+    "The agent cannot authenticate until the workspace provision job has been completed. "
+    "If the job is no longer running, this agent is invalid."
+)
+
+USER_SCHEME = "CoderSessionToken"
+AGENT_SCHEME = "CoderAgentToken"
+SCHEMES = (USER_SCHEME, AGENT_SCHEME)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller; at most one of the two is set."""
+
+    user: User | None = None
+    agent: Agent | None = None
+    workspace: Workspace | None = None  # the agent's workspace
+
+    @property
+    def label(self) -> str:
+        if self.user is not None:
+            return self.user.username
+        if self.agent is not None:
+            return f"agent:{self.agent.id}"
+        return ""
+
+
+ANONYMOUS = Principal()
+
+
+def request_token(request: Request) -> str:
+    return (
+        request.headers.get(TOKEN_HEADER)
+        or request.cookies.get(TOKEN_COOKIE)
+        or request.query_params.get(TOKEN_COOKIE)
+        or ""
+    )
+
+
+def authenticate(world: World, schemes: tuple[str, ...], request: Request) -> Principal:
+    if not schemes:
+        return ANONYMOUS
+    token = request_token(request)
+    if AGENT_SCHEME in schemes:
+        return authenticate_agent(world, token)
+    return authenticate_user(world, token)
+
+
+def authenticate_user(world: World, token: str) -> Principal:
+    if not token:
+        raise ApiError(401, SIGNED_OUT, f'Cookie "{TOKEN_COOKIE}" or query parameter must be provided.')
+    user = world.user_by_token(token)
+    if user is None:
+        raise ApiError(401, SIGNED_OUT, "API key is invalid.")
+    if user.status == "suspended":
+        raise ApiError(401, 'User is not active (status = "suspended"). Contact an admin to reactivate your account.')
+    return Principal(user=user)
+
+
+def authenticate_agent(world: World, token: str) -> Principal:
+    found = world.agent_by_token(token) if token else None
+    if found is None:
+        raise ApiError(401, AGENT_NOT_AUTHORIZED, AGENT_NOT_AUTHORIZED_DETAIL)
+    agent, workspace = found
+    return Principal(agent=agent, workspace=workspace)

@@ -1,0 +1,70 @@
+"""The one clock that every transition of the world is timed by.
+
+A manual clock moves only when told to (tests: deterministic). A real clock
+follows the wall clock, scaled by `speed` (a person watching the dashboard).
+While an action that fell due runs, the clock is pinned to the moment it fell
+due, so every timestamp it writes is exactly when the real server would have.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Literal
+
+ClockMode = Literal["manual", "real"]
+
+
+class Clock:
+    def __init__(
+        self,
+        start: datetime,
+        mode: ClockMode = "manual",
+        speed: float = 1.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._monotonic = monotonic
+        self._base = start
+        self._base_tick = monotonic()
+        self._mode: ClockMode = mode
+        self._speed = speed
+        self._pinned: datetime | None = None
+
+    @property
+    def mode(self) -> ClockMode:
+        return self._mode
+
+    @property
+    def speed(self) -> float:
+        return self._speed
+
+    def now(self) -> datetime:
+        if self._pinned is not None:
+            return self._pinned
+        if self._mode == "manual":
+            return self._base
+        return self._base + timedelta(seconds=(self._monotonic() - self._base_tick) * self._speed)
+
+    def set_mode(self, mode: ClockMode, speed: float | None = None) -> None:
+        """Switch mode or speed without a jump in time."""
+        self._rebase()
+        self._mode = mode
+        if speed is not None:
+            if speed <= 0:
+                raise ValueError("speed must be positive")
+            self._speed = speed
+
+    def jump_to(self, moment: datetime) -> None:
+        """Move the clock forward (never back: the world's history stays in order)."""
+        self._rebase()
+        if moment > self._base:
+            self._base = moment
+
+    def pin(self, moment: datetime | None) -> None:
+        """Hold `now()` at `moment` while a due action runs; `None` releases it."""
+        self._pinned = moment
+
+    def _rebase(self) -> None:
+        self._base = self.now() if self._pinned is None else self._pinned
+        self._base_tick = self._monotonic()

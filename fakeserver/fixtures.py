@@ -1,0 +1,213 @@
+"""Fixture files: read and check them once, then build worlds from them as often as needed.
+
+Reading parses the YAML, validates it against `fixture-schema.yaml` and keeps
+the line of every value, so that any mistake, found now or while building,
+is reported as `file:line: path: reason`. Building (`build_world`) turns the
+checked documents into a fresh `World`; a reset is just another build.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import yaml
+
+from fakeserver.timefmt import parse_time
+
+FixturePath = tuple[str | int, ...]
+
+
+class FixtureError(Exception):
+    """A fixture file that cannot be served, with where and why."""
+
+    def __init__(self, file: str, line: int | None, path: FixturePath, reason: str) -> None:
+        self.file = file
+        self.line = line
+        self.path = path
+        self.reason = reason
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {format_path(self.path) or '(document)'}: {self.reason}"
+
+
+def format_path(path: FixturePath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where one fixture document came from, and the line of each value in it."""
+
+    file: str
+    lines: dict[FixturePath, int] = field(repr=False)
+
+    def error(self, path: FixturePath, reason: str) -> FixtureError:
+        for end in range(len(path), -1, -1):  # the deepest value that has a line
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return FixtureError(self.file, line, path, reason)
+        return FixtureError(self.file, None, path, reason)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a section (a user, a task...), with its source and its path there."""
+
+    data: dict[str, Any]
+    source: Source
+    path: FixturePath
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def error(self, reason: str, *subpath: str | int) -> FixtureError:
+        return self.source.error(self.path + subpath, reason)
+
+
+SECTIONS = ("organizations", "users", "templates", "tasks")
+
+
+@dataclass(frozen=True)
+class Fixtures:
+    """One or more checked fixture documents, later ones adding to earlier ones."""
+
+    files: tuple[str, ...]
+    settings: dict[str, Any]
+    organizations: tuple[Entry, ...] = ()
+    users: tuple[Entry, ...] = ()
+    templates: tuple[Entry, ...] = ()
+    tasks: tuple[Entry, ...] = ()
+    rules: tuple[Entry, ...] = ()
+    documents: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def clock_start(self) -> datetime | None:
+        start = self.settings.get("clock_start")
+        return parse_time(start) if start else None
+
+
+def default_fixture_path() -> Path:
+    return Path(str(resources.files("fakeserver") / "fixtures" / "default.yaml"))
+
+
+def load_fixtures(paths: Sequence[Path]) -> Fixtures:
+    return combine([read_fixture_file(path) for path in paths])
+
+
+def read_fixture_file(path: Path) -> tuple[dict[str, Any], Source]:
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise FixtureError(str(path), None, (), f"cannot read the file: {error.strerror}") from None
+    return _read_cached(path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _read_cached(path: Path, mtime_ns: int, size: int) -> tuple[dict[str, Any], Source]:
+    """Files are parsed once per content version; a changed file is parsed again."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise FixtureError(str(path), None, (), f"cannot read the file: {error}") from None
+    return parse_fixture_text(text, str(path))
+
+
+def parse_fixture_text(text: str, name: str) -> tuple[dict[str, Any], Source]:
+    """Parse and validate one document (YAML, or JSON, which is YAML too)."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        reason = f"not valid YAML: {getattr(error, 'problem', None) or error}"
+        raise FixtureError(name, mark.line + 1 if mark else None, (), reason) from None
+    lines: dict[FixturePath, int] = {}
+    if node is not None:
+        _collect_lines(node, (), lines)
+    source = Source(name, lines)
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise source.error((), "a fixture file is a mapping of sections (settings, users, templates, tasks...)")
+    errors = list(_schema().iter_errors(document))
+    if errors:
+        first = min(errors, key=lambda e: lines.get(tuple(e.instance_path), 0))
+        raise source.error(tuple(first.instance_path), _reason(first))
+    return document, source
+
+
+def combine(documents: Iterable[tuple[dict[str, Any], Source]]) -> Fixtures:
+    settings: dict[str, Any] = {}
+    sections: dict[str, list[Entry]] = {name: [] for name in SECTIONS}
+    rules: list[Entry] = []
+    files: list[str] = []
+    kept: list[dict[str, Any]] = []
+    for document, source in documents:
+        files.append(source.file)
+        kept.append(document)
+        for key, value in document.get("settings", {}).items():
+            settings[key] = {**settings.get(key, {}), **value} if key == "timings" else value
+        for name in SECTIONS:
+            for index, item in enumerate(document.get(name, [])):
+                sections[name].append(Entry(item, source, (name, index)))
+        for index, rule in enumerate(document.get("agent", {}).get("rules", [])):
+            rules.append(Entry(rule, source, ("agent", "rules", index)))
+    return Fixtures(
+        files=tuple(files),
+        settings=settings,
+        organizations=tuple(sections["organizations"]),
+        users=tuple(sections["users"]),
+        templates=tuple(sections["templates"]),
+        tasks=tuple(sections["tasks"]),
+        rules=tuple(rules),
+        documents=tuple(kept),
+    )
+
+
+def _collect_lines(node: yaml.Node, path: FixturePath, lines: dict[FixturePath, int]) -> None:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            _collect_lines(value_node, (*path, str(key_node.value)), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _collect_lines(item, (*path, index), lines)
+
+
+@cache
+def _schema() -> jsonschema_rs.Validator:
+    text = (resources.files("fakeserver") / "fixture-schema.yaml").read_text(encoding="utf-8")
+    return jsonschema_rs.validator_for(yaml.safe_load(text), validate_formats=True)
+
+
+def _reason(error: jsonschema_rs.ValidationError) -> str:
+    kind = type(error.kind).__name__
+    details = error.kind.as_dict()
+    if kind == "AdditionalProperties":
+        unexpected = ", ".join(repr(name) for name in details.get("unexpected", []))
+        return f"unknown key {unexpected}"
+    if kind == "Required":
+        return f"missing required key {details['property']!r}"
+    if kind == "Format" and details.get("format") == "uuid":
+        return f"malformed UUID {error.instance!r}"
+    if kind == "Format" and details.get("format") == "date-time":
+        return f"malformed time {error.instance!r} (use RFC 3339, e.g. 2026-01-05T09:00:00Z)"
+    if kind == "Pattern" or kind == "MaxLength":
+        return f"{error.instance!r} is not a valid name (<= 32 letters, digits and single hyphens)"
+    return error.message
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,340 @@
+"""The task operations (coderd/aitasks.go), bound by operationId.
+
+Each handler resolves `{user}` and `{task}` as coderd's middleware does,
+checks what the real handler checks in the same order, and answers with the
+same status codes and messages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fakeserver import agent as fake_agent
+from fakeserver import derive
+from fakeserver.errors import ApiError, Validation, not_found
+from fakeserver.models import Task, Template, TemplateVersion, User, Workspace
+from fakeserver.names import DISPLAY_NAME_MAX_BYTES, generate_task_name, name_error
+from fakeserver.query import QueryError, TaskFilter, go_quote, parse_task_filter
+from fakeserver.routing import Call, Handler, Reply
+from fakeserver.serialize import build_json, log_entry_json, task_json
+from fakeserver.timefmt import format_time, parse_time
+from fakeserver.world import World
+
+TEMPLATE_VERSION_NOT_FOUND = "Template version not found or you do not have access to this resource"
+
+
+# {user} and {task}
+
+
+def caller_of(call: Call) -> User:
+    user = call.principal.user
+    assert user is not None, "task operations authenticate a user"
+    return user
+
+
+def resolve_user(call: Call) -> User:
+    value = call.params["user"]
+    if value == "me":
+        return caller_of(call)
+    user = call.world.user_by_ref(value)
+    if user is None:
+        raise ApiError(400, '"user" must be an existing uuid or username.', f"queried user={go_quote(value)}")
+    return user
+
+
+def can_read(caller: User, task: Task) -> bool:
+    return caller.is_owner or task.owner_id == caller.id
+
+
+def resolve_task(call: Call) -> Task:
+    """A UUID is looked up across users (the `{user}` segment is then ignored); else a name within `{user}`."""
+    owner = resolve_user(call)
+    caller = caller_of(call)
+    value = call.params["task"]
+    task = call.world.live_task(str(uuid.UUID(value))) if _is_uuid(value) else None
+    if task is None:
+        task = call.world.task_by_name(owner.id, value)
+    if task is None or not can_read(caller, task):
+        raise not_found()
+    return task
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# list and create
+
+
+def list_tasks(call: Call) -> Reply:
+    world = call.world
+    caller = caller_of(call)
+    task_filter = _task_filter(world, caller, call.params.get("q", ""))
+    tasks = sorted(
+        (task for task in world.live_tasks() if can_read(caller, task) and _owner_and_org_match(task, task_filter)),
+        key=lambda task: task.created_at,
+        reverse=True,
+    )
+    bodies = [task_json(world, task) for task in tasks]
+    if task_filter.status is not None:
+        bodies = [body for body in bodies if body["status"] == task_filter.status]
+    return Reply(200, {"tasks": bodies, "count": len(bodies)})
+
+
+def _task_filter(world: World, caller: User, query: str) -> TaskFilter:
+    def find_user_id(name: str) -> str | None:
+        user = world.user_by_name(name)
+        return user.id if user is not None else None
+
+    def find_org_id(name: str) -> str | None:
+        organization = world.organization_by_ref(name)
+        return organization.id if organization is not None else None
+
+    try:
+        return parse_task_filter(query, me=caller.id, find_user_id=find_user_id, find_org_id=find_org_id)
+    except QueryError as error:
+        raise ApiError(400, "Invalid task search query.", validations=error.validations) from None
+
+
+def _owner_and_org_match(task: Task, task_filter: TaskFilter) -> bool:
+    if task_filter.owner_id is not None and task.owner_id != task_filter.owner_id:
+        return False
+    return task_filter.organization_id is None or task.organization_id == task_filter.organization_id
+
+
+def create_task(call: Call) -> Reply:
+    world = call.world
+    caller = caller_of(call)
+    body: dict[str, Any] = call.body
+    owner = resolve_user(call)
+    version = _visible_version(world, caller, str(body["template_version_id"]))
+    if not version.has_ai_task:
+        raise ApiError(400, 'Template does not have a valid "coder_ai_task" resource.')
+    name = str(body.get("name") or "")
+    if name and (problem := name_error(name)) is not None:
+        raise ApiError(400, "Unable to create a Task with the provided name.", problem)
+    display_name = str(body.get("display_name") or "").strip()
+    if len(display_name.encode("utf-8")) > DISPLAY_NAME_MAX_BYTES:
+        raise ApiError(400, "Display name must be 64 characters or less.")
+    prompt = str(body.get("input") or "")
+    if not name or not display_name:
+        generated_name, generated_display_name = generate_task_name(prompt, world.rng)
+        name = name or generated_name
+        display_name = display_name or generated_display_name
+    if owner.id != caller.id and not caller.is_owner:
+        raise ApiError(403, "Unauthorized to create workspace.")
+    template = world.templates[version.template_id]
+    preset_id = _preset_id(world, version, body.get("template_version_preset_id"))
+    _check_can_build(world, owner, template, version, name)
+    task = Task(
+        id=world.new_id(),
+        organization_id=version.organization_id,
+        owner_id=owner.id,
+        name=name,
+        display_name=display_name,
+        template_version_id=version.id,
+        prompt=prompt,
+        created_at=world.now(),
+        workspace_id=None,
+    )
+    world.add_task(task, None)
+    world.create_workspace(task, template, caller, preset_id)
+    return Reply(201, task_json(world, task))
+
+
+def _visible_version(world: World, caller: User, version_id: str) -> TemplateVersion:
+    version = world.versions.get(version_id)
+    if version is None or not (caller.is_owner or version.organization_id in caller.organization_ids):
+        raise ApiError(400, TEMPLATE_VERSION_NOT_FOUND)
+    return version
+
+
+def _preset_id(world: World, version: TemplateVersion, preset_id: object) -> str | None:
+    if not preset_id:
+        return None
+    preset = world.presets.get(str(preset_id))
+    if preset is None or preset.template_version_id != version.id:
+        raise ApiError(400, "Invalid template version preset.", f"Preset {preset_id} does not belong to this version.")
+    return preset.id
+
+
+def _check_can_build(world: World, owner: User, template: Template, version: TemplateVersion, name: str) -> None:
+    """The checks coderd's createWorkspace and wsbuilder make before the first build."""
+    if template.deprecated:
+        raise ApiError(
+            400, f'Template "{template.name}" has been deprecated, and cannot be used to create a new workspace.'
+        )
+    if version.archived:
+        raise ApiError(400, "Archived template versions cannot be used to make a workspace.")
+    taken = any(
+        ws.owner_id == owner.id and not ws.deleted and ws.name.lower() == name.lower()
+        for ws in world.workspaces.values()
+    )
+    if taken:
+        raise ApiError(
+            409,
+            f'Workspace "{name}" already exists.',
+            validations=[Validation("name", "This value is already in use and should be unique.")],
+        )
+    if version.job_status in ("pending", "running"):
+        raise ApiError(406, "The provided template version is pending import.")
+    if version.job_status != "succeeded":
+        raise ApiError(400, "The provided template version has failed to import.")
+
+
+# one task
+
+
+def get_task(call: Call) -> Reply:
+    task = resolve_task(call)
+    if task.workspace_id is None:
+        raise ApiError(500, "Internal error fetching task.", "Task workspace ID is invalid.")
+    return Reply(200, task_json(call.world, task))
+
+
+def delete_task(call: Call) -> Reply:
+    task = resolve_task(call)
+    workspace = call.world.workspace_of(task)
+    if workspace is not None:
+        call.world.start_build(workspace, "delete", "initiator", caller_of(call).id)
+    call.world.delete_task(task)
+    return Reply(202)
+
+
+def update_task_input(call: Call) -> Reply:
+    task = resolve_task(call)
+    status = derive.status_of(call.world.workspace_of(task))
+    if status != "paused":
+        raise ApiError(
+            409,
+            "Unable to update task input, task must be paused.",
+            "Please stop the task's workspace before updating the input.",
+        )
+    task.prompt = call.body["input"]
+    return Reply(204)
+
+
+def send_task_input(call: Call) -> Reply:
+    task = resolve_task(call)
+    workspace = call.world.workspace_of(task)
+    _require_active(derive.status_of(workspace), "send messages")
+    agent_workspace = _reachable_agent(task, workspace)
+    if fake_agent.is_busy(task):
+        raise ApiError(409, "Task app is not ready to accept input.", "Status: running")
+    fake_agent.receive(call.world, task, agent_workspace[1], agent_workspace[0], call.body["input"])
+    call.world.in_motion.add(agent_workspace[1].id)
+    return Reply(204)
+
+
+def get_task_logs(call: Call) -> Reply:
+    task = resolve_task(call)
+    workspace = call.world.workspace_of(task)
+    status = derive.status_of(workspace)
+    if status in ("error", "unknown"):
+        raise ApiError(409, "Cannot fetch logs for task in current state.", f'Task status is "{status}".')
+    if status == "active":
+        _reachable_agent(task, workspace)
+        return Reply(200, {"logs": [log_entry_json(message) for message in task.conversation]})
+    return Reply(200, _snapshot_logs(task))
+
+
+def pause_task(call: Call) -> Reply:
+    task = resolve_task(call)
+    workspace = _workspace_for_build(call, task)
+    build = call.world.start_build(workspace, "stop", "task_manual_pause", caller_of(call).id)
+    return Reply(202, {"workspace_build": build_json(call.world, workspace, build)})
+
+
+def resume_task(call: Call) -> Reply:
+    task = resolve_task(call)
+    workspace = _workspace_for_build(call, task)
+    latest = workspace.latest_build
+    state = derive.workspace_status(latest.transition, latest.job.status)
+    if state == "running":
+        raise ApiError(409, "Task workspace is already running.", f'Workspace status is "{state}".')
+    build = call.world.start_build(workspace, "start", "task_resume", caller_of(call).id)
+    return Reply(202, {"workspace_build": build_json(call.world, workspace, build)})
+
+
+def _workspace_for_build(call: Call, task: Task) -> Workspace:
+    workspace = call.world.workspace_of(task)
+    if workspace is None:
+        raise ApiError(500, "Task does not have a workspace.")
+    return workspace
+
+
+def _require_active(status: str, action: str) -> None:
+    if status in ("pending", "initializing"):
+        raise ApiError(
+            409,
+            f"Task is {status}.",
+            "The task is resuming. Wait for the task to become active before sending messages.",
+        )
+    if status == "paused":
+        raise ApiError(409, "Task is paused.", f"Resume the task to {action}.")
+    if status != "active":
+        raise ApiError(
+            400, "Task must be active.", f'Task status is "{status}", it must be "active" to interact with the task.'
+        )
+
+
+def _reachable_agent(task: Task, workspace: Workspace | None) -> tuple[Any, Workspace]:
+    if workspace is None:
+        raise ApiError(400, "Task does not have a workspace.")
+    agent = derive.linked_agent(workspace.latest_build)
+    if agent is None:
+        raise ApiError(400, "Task does not have a workspace app.")
+    if agent.disconnected:
+        raise ApiError(502, "Failed to reach task app endpoint.")
+    return agent, workspace
+
+
+def _snapshot_logs(task: Task) -> dict[str, Any]:
+    snapshot = task.snapshot
+    if snapshot is None:
+        return {"logs": [], "snapshot": True}
+    if snapshot.format != "agentapi":
+        raise ApiError(
+            500, "Unsupported task snapshot format.", f'Expected format "agentapi", got "{snapshot.format}".'
+        )
+    messages = snapshot.payload.get("messages")
+    if not isinstance(messages, list):
+        raise ApiError(500, "Internal error decoding task snapshot.")
+    logs = [_snapshot_entry(message) for message in messages]
+    return {"logs": logs, "snapshot": True, "snapshot_at": format_time(snapshot.created_at)}
+
+
+def _snapshot_entry(message: Any) -> dict[str, Any]:
+    if not isinstance(message, dict):
+        raise ApiError(500, "Internal error decoding task snapshot.")
+    role = message.get("role")
+    if role not in ("user", "agent"):
+        raise ApiError(500, "Invalid snapshot data.")
+    try:
+        time = format_time(parse_time(str(message.get("time") or "0001-01-01T00:00:00Z")))
+    except ValueError:
+        raise ApiError(500, "Internal error decoding task snapshot.") from None
+    return {
+        "id": int(message.get("id") or 0),
+        "content": str(message.get("content") or ""),
+        "type": "input" if role == "user" else "output",
+        "time": time,
+    }
+
+
+HANDLERS: dict[str, Handler] = {
+    "listTasks": list_tasks,
+    "createTask": create_task,
+    "getTask": get_task,
+    "deleteTask": delete_task,
+    "updateTaskInput": update_task_input,
+    "sendTaskInput": send_task_input,
+    "getTaskLogs": get_task_logs,
+    "pauseTask": pause_task,
+    "resumeTask": resume_task,
+}

@@ -1,0 +1,187 @@
+"""What happens on its own as time passes: provisioner jobs, agents, apps, the fake agent.
+
+The next step of a workspace is computed from its records alone (which job is
+pending since when, which lifecycle state the agent entered when), so there is
+no queue of callbacks to keep in sync: changing a record by hand (the control
+plane, a fixture) simply changes what comes next. The clock's due steps are
+applied in time order, each with the clock pinned to the moment it fell due.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from fakeserver import agent as fake_agent
+from fakeserver.models import Agent, Build, Workspace
+from fakeserver.world import World
+
+MAX_STEPS_PER_RUN = 1_000_000  # a guard against a step that fails to change what comes next
+
+
+@dataclass(frozen=True)
+class Step:
+    due: datetime
+    apply: Callable[[], None]
+
+
+def advance(world: World, seconds: float) -> int:
+    """Move the clock forward and apply every step that falls due, in order. Returns the step count."""
+    if seconds < 0:
+        raise ValueError("the clock only moves forward")
+    target = world.clock.now() + timedelta(seconds=seconds)
+    applied = run_until(world, target)
+    world.clock.jump_to(target)
+    return applied
+
+
+def catch_up(world: World) -> int:
+    """Apply what fell due up to now (a real clock moves between requests)."""
+    if not world.in_motion:
+        return 0
+    return run_until(world, world.clock.now())
+
+
+def run_until(world: World, target: datetime) -> int:
+    applied = 0
+    while (step := earliest_step(world)) is not None and step.due <= target:
+        world.clock.pin(max(step.due, world.clock.now()) if world.clock.mode == "manual" else step.due)
+        try:
+            step.apply()
+        finally:
+            world.clock.pin(None)
+        applied += 1
+        if applied > MAX_STEPS_PER_RUN:
+            raise RuntimeError("lifecycle steps do not converge")
+    return applied
+
+
+def earliest_step(world: World) -> Step | None:
+    earliest: Step | None = None
+    for workspace_id in list(world.in_motion):
+        workspace = world.workspaces.get(workspace_id)
+        step = next_step(world, workspace) if workspace is not None else None
+        if step is None:
+            world.in_motion.discard(workspace_id)
+        elif earliest is None or step.due < earliest.due:
+            earliest = step
+    return earliest
+
+
+def next_step(world: World, workspace: Workspace) -> Step | None:
+    if not workspace.builds:
+        return None
+    build = workspace.latest_build
+    job = build.job
+    timings = world.timings
+    is_start = build.transition == "start"
+    if job.status == "pending":
+        wait = timings.job_pending if is_start else timings.stop_job_pending
+        return Step(_after(job.created_at, wait), lambda: run_job(world, workspace, build))
+    if job.status == "running":
+        wait = timings.job_running if is_start else timings.stop_job_running
+        return Step(_after(job.started_at or job.created_at, wait), lambda: succeed_job(world, workspace, build))
+    if job.status == "canceling":
+        return Step(_after(job.started_at or job.created_at, 0.5), lambda: cancel_job(world, build))
+    if job.status != "succeeded" or not is_start or build.agent is None:
+        return None
+    return _agent_step(world, workspace, build.agent)
+
+
+def _agent_step(world: World, workspace: Workspace, agent: Agent) -> Step | None:
+    timings = world.timings
+    if agent.disconnected:
+        return None
+    if agent.lifecycle == "created":
+        return Step(_after(agent.changed_at, timings.agent_connect), lambda: set_lifecycle(world, agent, "starting"))
+    if agent.lifecycle == "starting":
+        return Step(_after(agent.changed_at, timings.agent_startup), lambda: set_lifecycle(world, agent, "ready"))
+    if agent.lifecycle != "ready":
+        return None
+    if agent.app.health == "initializing":
+        since = max(agent.changed_at, agent.app.changed_at)
+        return Step(_after(since, timings.app_startup), lambda: app_ready(world, workspace, agent))
+    task = world.tasks.get(workspace.task_id)
+    if task is not None and task.deleted_at is None and task.pending_reply is not None:
+        return Step(task.pending_reply.due_at, lambda: fake_agent.deliver(world, task, workspace, agent))
+    return None
+
+
+# The steps. Each changes a record, so that the next step differs.
+
+
+def run_job(world: World, workspace: Workspace, build: Build) -> None:
+    build.job.status = "running"
+    build.job.started_at = world.now()
+    build.updated_at = world.now()
+    if build.transition != "start":
+        _stop_previous_agent(world, workspace, build)
+
+
+def succeed_job(world: World, workspace: Workspace, build: Build) -> None:
+    now = world.now()
+    build.job.status = "succeeded"
+    build.job.completed_at = now
+    build.updated_at = now
+    if build.transition == "start":
+        world.provision_agent(workspace, build)
+    else:
+        _previous_agent_off(world, workspace, build)
+    if build.transition == "delete":
+        workspace.deleted = True
+
+
+def fail_job(world: World, workspace: Workspace, build: Build, error: str) -> None:
+    now = world.now()
+    build.job.status = "failed"
+    build.job.started_at = build.job.started_at or now
+    build.job.completed_at = now
+    build.job.error = error
+    build.updated_at = now
+    world.in_motion.add(workspace.id)
+
+
+def cancel_job(world: World, build: Build) -> None:
+    build.job.status = "canceled"
+    build.job.canceled_at = build.job.completed_at = world.now()
+    build.updated_at = world.now()
+
+
+def set_lifecycle(world: World, agent: Agent, lifecycle: str) -> None:
+    agent.lifecycle = lifecycle  # type: ignore[assignment]  # callers pass members of Lifecycle
+    agent.changed_at = world.now()
+
+
+def app_ready(world: World, workspace: Workspace, agent: Agent) -> None:
+    agent.app.health = "healthy"
+    agent.app.changed_at = world.now()
+    task = world.tasks.get(workspace.task_id)
+    if task is not None and task.deleted_at is None:
+        fake_agent.start_session(world, task, workspace, agent)
+
+
+def _previous_start(workspace: Workspace, build: Build) -> Build | None:
+    index = workspace.builds.index(build)
+    return next((b for b in reversed(workspace.builds[:index]) if b.transition == "start"), None)
+
+
+def _stop_previous_agent(world: World, workspace: Workspace, build: Build) -> None:
+    """The stop job is running: the agent shuts down, saving its conversation first."""
+    previous = _previous_start(workspace, build)
+    if previous is None or previous.agent is None or previous.agent.lifecycle == "off":
+        return
+    task = world.tasks.get(workspace.task_id)
+    if task is not None and task.deleted_at is None:
+        fake_agent.stop_session(world, task)
+    set_lifecycle(world, previous.agent, "shutting_down")
+
+
+def _previous_agent_off(world: World, workspace: Workspace, build: Build) -> None:
+    previous = _previous_start(workspace, build)
+    if previous is not None and previous.agent is not None:
+        set_lifecycle(world, previous.agent, "off")
+
+
+def _after(moment: datetime, seconds: float) -> datetime:
+    return moment + timedelta(seconds=seconds)

@@ -1,0 +1,227 @@
+"""The records the real server stores, as plain data.
+
+Nothing here is derived: a task's `status` and `current_state` are computed
+from these records by `fakeserver.derive`, never stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+JobStatus = Literal["pending", "running", "succeeded", "failed", "canceling", "canceled"]
+Transition = Literal["start", "stop", "delete"]
+Lifecycle = Literal[
+    "created",
+    "starting",
+    "start_timeout",
+    "start_error",
+    "ready",
+    "shutting_down",
+    "shutdown_timeout",
+    "shutdown_error",
+    "off",
+]
+AppHealth = Literal["disabled", "initializing", "healthy", "unhealthy"]
+AppState = Literal["working", "idle", "complete", "failure"]
+Role = Literal["user", "agent"]
+
+JOB_STATUSES: tuple[JobStatus, ...] = ("pending", "running", "succeeded", "failed", "canceling", "canceled")
+LIFECYCLES: tuple[Lifecycle, ...] = (
+    "created",
+    "starting",
+    "start_timeout",
+    "start_error",
+    "ready",
+    "shutting_down",
+    "shutdown_timeout",
+    "shutdown_error",
+    "off",
+)
+APP_HEALTHS: tuple[AppHealth, ...] = ("disabled", "initializing", "healthy", "unhealthy")
+APP_STATES: tuple[AppState, ...] = ("working", "idle", "complete", "failure")
+
+
+@dataclass(slots=True)
+class Organization:
+    id: str
+    name: str
+    display_name: str
+    icon: str = ""
+    is_default: bool = False
+
+
+@dataclass(slots=True)
+class User:
+    id: str
+    username: str
+    name: str = ""
+    email: str = ""
+    avatar_url: str = ""
+    status: Literal["active", "suspended", "dormant"] = "active"
+    roles: list[str] = field(default_factory=list)
+    organization_ids: list[str] = field(default_factory=list)
+    tokens: list[str] = field(default_factory=list)
+
+    @property
+    def is_owner(self) -> bool:
+        """Site owners and admins read and act on every task."""
+        return "owner" in self.roles
+
+
+@dataclass(slots=True)
+class Template:
+    id: str
+    organization_id: str
+    name: str
+    display_name: str = ""
+    icon: str = ""
+    active_version_id: str = ""
+    deprecated: str = ""  # the deprecation message; empty when not deprecated
+
+
+@dataclass(slots=True)
+class TemplateVersion:
+    id: str
+    template_id: str
+    organization_id: str
+    name: str
+    has_ai_task: bool | None = True
+    archived: bool = False
+    job_status: JobStatus = "succeeded"  # of the version's import job
+
+
+@dataclass(slots=True)
+class Preset:
+    id: str
+    template_version_id: str
+    name: str
+    parameters: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    file_id: str
+    created_at: datetime
+    status: JobStatus = "pending"
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    canceled_at: datetime | None = None
+    error: str = ""
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ("pending", "running")
+
+
+@dataclass(slots=True)
+class App:
+    id: str
+    slug: str
+    url: str
+    health: AppHealth
+    changed_at: datetime
+
+
+@dataclass(slots=True)
+class Agent:
+    id: str
+    name: str
+    token: str
+    lifecycle: Lifecycle
+    changed_at: datetime
+    app: App
+    disconnected: bool = False
+
+
+@dataclass(slots=True)
+class Build:
+    id: str
+    number: int
+    transition: Transition
+    reason: str
+    template_version_id: str
+    initiator_id: str
+    created_at: datetime
+    updated_at: datetime
+    job: Job
+    preset_id: str | None = None
+    agent: Agent | None = None  # the agent the provisioner created; start builds only, once the job succeeded
+
+
+@dataclass(slots=True)
+class AppStatus:
+    id: str
+    state: AppState
+    message: str
+    uri: str
+    created_at: datetime
+    agent_id: str
+    app_id: str
+
+
+@dataclass(slots=True)
+class Workspace:
+    id: str
+    owner_id: str
+    organization_id: str
+    template_id: str
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    task_id: str
+    builds: list[Build] = field(default_factory=list)
+    app_statuses: list[AppStatus] = field(default_factory=list)
+    deleted: bool = False
+
+    @property
+    def latest_build(self) -> Build:
+        return self.builds[-1]
+
+
+@dataclass(slots=True)
+class Message:
+    """One AgentAPI message of the conversation the task's agent holds."""
+
+    id: int
+    role: Role
+    content: str
+    time: datetime
+
+
+@dataclass(slots=True)
+class PendingReply:
+    """What the fake agent is working on: its answer lands at `due_at`."""
+
+    due_at: datetime
+    content: str
+    state: AppState
+    message: str
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The last log snapshot the agent uploaded (the raw payload, as stored by coderd)."""
+
+    format: str
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(slots=True)
+class Task:
+    id: str
+    organization_id: str
+    owner_id: str
+    name: str
+    display_name: str
+    template_version_id: str
+    prompt: str
+    created_at: datetime
+    workspace_id: str | None
+    deleted_at: datetime | None = None
+    conversation: list[Message] = field(default_factory=list)
+    pending_reply: PendingReply | None = None
+    snapshot: Snapshot | None = None

@@ -1,0 +1,272 @@
+"""The `q` search parameter of `GET /api/v2/tasks`.
+
+Mirrors coderd/searchquery/search.go (`Tasks`, `searchTerms`) and the error wording of
+coderd/httpapi/queryparams.go, so a client sees the same filters and the same
+`validations` as against a real Coder deployment:
+
+    owner:alice organization:acme status:active
+
+Parsing happens in two passes. `split_terms` is the syntax pass: it turns the text into
+`key -> values` and stops at the first malformed element. `parse_task_filter` then resolves
+each known key and collects every problem it finds, so one bad request reports all of them.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from fakeserver.errors import Validation
+
+TASK_STATUSES: Final[tuple[str, ...]] = ("pending", "initializing", "active", "paused", "error", "unknown")
+
+# Words without a `key:` are a search for this key, as in the real server.
+DEFAULT_KEY: Final = "owner"
+ME: Final = "me"
+
+_GO_ESCAPES: Final[dict[str, str]] = {
+    "\a": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    '"': '\\"',
+    "\\": "\\\\",
+}
+_HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
+_UUID_DASH_OFFSETS: Final = (8, 13, 18, 23)
+
+
+class QueryError(Exception):
+    """The query cannot be used; `validations` become the 400 response's `validations`."""
+
+    def __init__(self, validations: list[Validation]) -> None:
+        super().__init__("; ".join(validation.detail for validation in validations))
+        self.validations = validations
+
+
+class _InvalidValueError(Exception):
+    """A value of a known key that does not resolve; `reason` ends the validation detail."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TaskFilter:
+    """What to filter tasks by; `None` means no filter on that field."""
+
+    owner_id: str | None = None
+    organization_id: str | None = None
+    status: str | None = None
+
+
+def split_terms(query: str) -> dict[str, list[str]]:
+    """Syntax pass: raises QueryError; returns key -> values in order of appearance."""
+    terms: dict[str, list[str]] = {}
+    # Quotes are kept in this first split so the second split, on ':', still sees them.
+    tokens = _split_outside_quotes(_go_lower(query), " ")
+    for element in _group_tokens(tokens):
+        key, value = _key_and_value(element)
+        terms.setdefault(key, []).append(value)
+    return terms
+
+
+def parse_task_filter(
+    query: str,
+    *,
+    me: str,
+    find_user_id: Callable[[str], str | None],
+    find_org_id: Callable[[str], str | None],
+) -> TaskFilter:
+    """Raises QueryError with all validation errors found."""
+    terms = split_terms(query)
+    errors: list[Validation] = []
+
+    def owner_id(value: str) -> str:
+        return _resolve_owner(value, me, find_user_id)
+
+    def organization_id(value: str) -> str:
+        return _resolve_organization(value, find_org_id)
+
+    task_filter = TaskFilter(
+        owner_id=_parse_param(terms, "owner", owner_id, errors),
+        organization_id=_parse_param(terms, "organization", organization_id, errors),
+        status=_parse_param(terms, "status", _validate_status, errors),
+    )
+    errors.extend(_unknown_keys(terms, known=("owner", "organization", "status")))
+    if errors:
+        raise QueryError(errors)
+    return task_filter
+
+
+def go_quote(text: str) -> str:
+    """Quote `text` like Go's `%q`, because the server's details embed values that way."""
+    return '"' + "".join(_go_escape(char) for char in text) + '"'
+
+
+def _go_escape(char: str) -> str:
+    if char in _GO_ESCAPES:
+        return _GO_ESCAPES[char]
+    # Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
+    if char == " " or unicodedata.category(char)[0] in "LMNPS":
+        return char
+    code_point = ord(char)
+    if code_point < 0x20 or code_point == 0x7F:
+        return f"\\x{code_point:02x}"
+    if 0xD800 <= code_point <= 0xDFFF:
+        # A lone surrogate is invalid UTF-8 to Go, which escapes it byte by byte.
+        return "".join(f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
+    if code_point < 0x10000:
+        return f"\\u{code_point:04x}"
+    return f"\\U{code_point:08x}"
+
+
+def _go_lower(text: str) -> str:
+    # Go's strings.ToLower maps rune by rune; str.lower() also applies context (final sigma)
+    # and one-to-many mappings (U+0130 -> "i" + U+0307), whose first code point is Go's answer.
+    return "".join(char.lower()[0] for char in text)
+
+
+def _split_outside_quotes(text: str, delimiter: str) -> list[str]:
+    """Go's `splitQueryParameterByDelimiter`: a `strings.FieldsFunc` that ignores quoted delimiters.
+
+    Like FieldsFunc, empty fields are dropped, so `a  b` and `a::b` both give two parts.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
+    for char in text:
+        if char == '"':
+            quoted = not quoted
+        if char == delimiter and not quoted:
+            if current:
+                parts.append("".join(current))
+                current = []
+        else:
+            current.append(char)
+    if current:
+        parts.append("".join(current))
+    return parts
+
+
+def _group_tokens(tokens: list[str]) -> list[str]:
+    """Go's `processTokens`: keep `key:value` tokens apart, join the rest into one search term.
+
+    Joining is what lets `alice smith` mean one owner rather than two. Go tests for ':' anywhere,
+    even inside quotes, so `"a:b"` stays a token of its own.
+    """
+    elements = [token for token in tokens if ":" in token]
+    bare_words = [token for token in tokens if ":" not in token]
+    if bare_words:
+        elements.append(" ".join(bare_words))
+    return elements
+
+
+def _key_and_value(element: str) -> tuple[str, str]:
+    if element.startswith(":") or element.endswith(":"):
+        raise _syntax_error(f"Query element {go_quote(element)} cannot start or end with ':'")
+    parts = [part.strip('"') for part in _split_outside_quotes(element, ":")]
+    if len(parts) == 1:
+        # Go hands the untrimmed element (quotes kept) to the default key; we deliberately use
+        # the trimmed part so that `"alice smith"` searches for `alice smith`.
+        return DEFAULT_KEY, parts[0]
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    raise _syntax_error(f"Query element {go_quote(element)} can only contain 1 ':'")
+
+
+def _syntax_error(detail: str) -> QueryError:
+    return QueryError([Validation("q", detail)])
+
+
+def _parse_param(
+    terms: dict[str, list[str]],
+    key: str,
+    resolve: Callable[[str], str],
+    errors: list[Validation],
+) -> str | None:
+    """Go's `httpapi.ParseCustom`: the first value wins, and an empty one means no filter."""
+    values = terms.get(key)
+    if not values or values[0] == "":
+        return None
+    try:
+        return resolve(values[0])
+    except _InvalidValueError as invalid:
+        errors.append(Validation(key, f"Query param {go_quote(key)} has invalid value: {invalid.reason}"))
+        return None
+
+
+def _unknown_keys(terms: dict[str, list[str]], *, known: tuple[str, ...]) -> list[Validation]:
+    # Go walks a map here, so its order is random; order of appearance keeps responses stable.
+    return [
+        Validation(key, f"Query param {go_quote(key)} is not a valid query param") for key in terms if key not in known
+    ]
+
+
+def _resolve_owner(value: str, me: str, find_user_id: Callable[[str], str | None]) -> str:
+    if value == ME:
+        return me
+    # A UUID is taken on trust, without checking that such a user exists, as the server does.
+    user_id = _parse_uuid(value)
+    if user_id is None:
+        user_id = find_user_id(value)
+    if user_id is None:
+        raise _InvalidValueError(f"user {go_quote(value)} either does not exist, or you are unauthorized to view them")
+    return user_id
+
+
+def _resolve_organization(value: str, find_org_id: Callable[[str], str | None]) -> str:
+    organization_id = _parse_uuid(value)
+    if organization_id is None:
+        organization_id = find_org_id(value)
+    if organization_id is None:
+        raise _InvalidValueError(
+            f"organization {go_quote(value)} either does not exist, or you are unauthorized to view it"
+        )
+    return organization_id
+
+
+def _validate_status(value: str) -> str:
+    # The real server passes any status through to SQL and fails with a 500; a 400 is more useful.
+    if value not in TASK_STATUSES:
+        valid_values = ", ".join(TASK_STATUSES)
+        raise _InvalidValueError(f"{go_quote(value)} is not a valid task status. Valid values: {valid_values}")
+    return value
+
+
+def _parse_uuid(value: str) -> str | None:
+    """The canonical form of `value` if github.com/google/uuid's `Parse` accepts it, else None.
+
+    uuid.UUID alone is too lenient to decide this: it also takes `0x` prefixes, `_` and stray
+    dashes, which the server would treat as a username. Go measures lengths in UTF-8 bytes.
+    """
+    raw = value.encode("utf-8", "surrogatepass")
+    if len(raw) == 32:
+        hex_digits = raw
+    else:
+        dashed = _dashed_uuid_body(raw)
+        if dashed is None or any(dashed[offset] != ord("-") for offset in _UUID_DASH_OFFSETS):
+            return None
+        hex_digits = dashed[:8] + dashed[9:13] + dashed[14:18] + dashed[19:23] + dashed[24:]
+    if not all(byte in _HEX_DIGITS for byte in hex_digits):
+        return None
+    return str(uuid.UUID(hex_digits.decode("ascii")))
+
+
+def _dashed_uuid_body(raw: bytes) -> bytes | None:
+    """The `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` part of the forms google/uuid accepts."""
+    if len(raw) == 36:
+        return raw
+    if len(raw) == 38:
+        # `{...}`: Go drops the first and last byte without checking they are braces.
+        return raw[1:37]
+    if len(raw) == 45 and raw[:9].lower() == b"urn:uuid:":
+        return raw[9:]
+    return None

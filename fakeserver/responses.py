@@ -1,0 +1,19 @@
+"""Responses with coderd's framing: JSON as `application/json; charset=utf-8`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+JSON_MEDIA_TYPE = "application/json; charset=utf-8"
+
+
+def coder_json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    content = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return Response(content, status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
+
+
+def empty(status: int, headers: dict[str, str] | None = None) -> Response:
+    return Response(b"", status_code=status, headers=headers)

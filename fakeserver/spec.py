@@ -1,0 +1,199 @@
+"""Load an OpenAPI 3.1 document into a flat list of operations.
+
+Only the parts the fake acts on are lifted out of the document: each
+operation's id, method, path, servers, parameters, request body, response
+schemas and security. Schemas keep their `$ref`s; the validators resolve them
+against the document's `components`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+JSON = dict[str, Any]
+
+
+class SpecError(Exception):
+    """The OpenAPI document cannot be served (a bug in `openapi/`, not in a request)."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str  # "path", "query", "header" or "cookie"
+    required: bool
+    schema: JSON
+    message: str | None  # x-coder-message: the real server's message when the value is invalid
+    detail: str | None  # x-coder-detail, with "{value}" standing for the offending value
+
+
+@dataclass(frozen=True)
+class RequestBody:
+    required: bool
+    schema: JSON
+    decode_message: str  # what the Go JSON decoder's failure is answered with
+    max_bytes: int | None
+
+
+@dataclass(frozen=True)
+class Operation:
+    operation_id: str
+    method: str  # upper case
+    path: str  # the template as written in the document, e.g. "/tasks/{user}"
+    servers: tuple[str, ...]  # base paths this operation is served under
+    parameters: tuple[Parameter, ...]
+    request_body: RequestBody | None
+    responses: Mapping[int, JSON | None]  # status -> JSON schema of the body, None for no body
+    security: tuple[str, ...]  # names of the security schemes; empty means no auth
+    strict_query: bool  # x-coder-strict-query: unknown query parameters are refused
+
+    @property
+    def full_paths(self) -> tuple[str, ...]:
+        return tuple(server + self.path for server in self.servers)
+
+
+@dataclass(frozen=True)
+class Spec:
+    document: JSON
+    operations: tuple[Operation, ...]
+
+    @property
+    def components(self) -> JSON:
+        components: JSON = self.document.get("components", {})
+        return components
+
+    def operation(self, operation_id: str) -> Operation:
+        for operation in self.operations:
+            if operation.operation_id == operation_id:
+                return operation
+        raise KeyError(operation_id)
+
+
+DEFAULT_DECODE_MESSAGE = "Request body must be valid JSON."
+
+
+def spec_path(name: str) -> Path:
+    """Where a document shipped with the package lives (`openapi/<name>`)."""
+    return Path(str(resources.files("fakeserver") / "openapi" / name))
+
+
+@cache
+def load_spec(path: Path) -> Spec:
+    """Parse once per process: a spec is immutable, so every app can share it."""
+    with path.open(encoding="utf-8") as stream:
+        document = yaml.safe_load(stream)
+    return parse_spec(document)
+
+
+def parse_spec(document: JSON) -> Spec:
+    if not str(document.get("openapi", "")).startswith("3.1"):
+        raise SpecError("only OpenAPI 3.1 documents are supported")
+    root_servers = _server_urls(document.get("servers"), default=("",))
+    root_security = _security_names(document.get("security", []))
+    operations: list[Operation] = []
+    seen_ids: set[str] = set()
+    for path, item in document.get("paths", {}).items():
+        servers = _server_urls(item.get("servers"), default=root_servers)
+        shared_parameters = item.get("parameters", [])
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            raw = item[method]
+            operation_id = raw.get("operationId")
+            if not operation_id:
+                raise SpecError(f"{method.upper()} {path} has no operationId")
+            if operation_id in seen_ids:
+                raise SpecError(f"operationId {operation_id!r} is used twice")
+            seen_ids.add(operation_id)
+            security = raw.get("security")
+            operations.append(
+                Operation(
+                    operation_id=operation_id,
+                    method=method.upper(),
+                    path=path,
+                    servers=_server_urls(raw.get("servers"), default=servers),
+                    parameters=_parameters(document, shared_parameters, raw.get("parameters", [])),
+                    request_body=_request_body(document, raw.get("requestBody")),
+                    responses=_responses(document, raw.get("responses", {})),
+                    security=root_security if security is None else _security_names(security),
+                    strict_query=bool(raw.get("x-coder-strict-query", False)),
+                )
+            )
+    return Spec(document=document, operations=tuple(operations))
+
+
+def resolve(document: JSON, node: JSON) -> JSON:
+    """Follow a local `$ref` (parameters, responses, request bodies) to its target."""
+    while "$ref" in node:
+        reference = node["$ref"]
+        if not reference.startswith("#/"):
+            raise SpecError(f"only local references are supported, got {reference!r}")
+        target: Any = document
+        for part in reference[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+def _server_urls(servers: list[JSON] | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    if not servers:
+        return default
+    return tuple(str(server["url"]).rstrip("/") for server in servers)
+
+
+def _security_names(requirements: list[JSON]) -> tuple[str, ...]:
+    return tuple(name for requirement in requirements for name in requirement)
+
+
+def _parameters(document: JSON, shared: list[JSON], own: list[JSON]) -> tuple[Parameter, ...]:
+    by_key: dict[tuple[str, str], Parameter] = {}
+    for raw in [*shared, *own]:  # an operation's own parameters override the path item's
+        node = resolve(document, raw)
+        parameter = Parameter(
+            name=node["name"],
+            location=node["in"],
+            required=bool(node.get("required", node["in"] == "path")),
+            schema=node.get("schema", {}),
+            message=node.get("x-coder-message"),
+            detail=node.get("x-coder-detail"),
+        )
+        by_key[(parameter.location, parameter.name)] = parameter
+    return tuple(by_key.values())
+
+
+def _request_body(document: JSON, raw: JSON | None) -> RequestBody | None:
+    if raw is None:
+        return None
+    node = resolve(document, raw)
+    content = node.get("content", {})
+    if "application/json" not in content:
+        raise SpecError(f"request bodies must be application/json, got {sorted(content)}")
+    return RequestBody(
+        required=bool(node.get("required", False)),
+        schema=content["application/json"].get("schema", {}),
+        decode_message=node.get("x-coder-message", DEFAULT_DECODE_MESSAGE),
+        max_bytes=node.get("x-coder-max-bytes"),
+    )
+
+
+def _responses(document: JSON, raw: JSON) -> dict[int, JSON | None]:
+    responses: dict[int, JSON | None] = {}
+    for status, response in raw.items():
+        node = resolve(document, response)
+        content = node.get("content")
+        if content is None:
+            responses[int(status)] = None
+        elif "application/json" in content:
+            responses[int(status)] = content["application/json"].get("schema", {})
+        else:
+            raise SpecError(f"responses must be application/json, got {sorted(content)}")
+    return responses

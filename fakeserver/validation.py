@@ -1,0 +1,179 @@
+"""Request and response validation, compiled once per operation.
+
+Requests that break the spec become Coder error envelopes with the message the
+real server uses for that mistake (see the `x-coder-*` extensions in the spec).
+Responses that break the spec are bugs in the fake: `ResponseValidationError`.
+
+JSON Schema validation is done by jsonschema-rs: it implements draft 2020-12
+(the dialect of OpenAPI 3.1), checks formats, and is fast enough to validate
+every response without showing up in the request budget.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import jsonschema_rs
+
+from fakeserver.errors import ApiError, Validation
+from fakeserver.spec import JSON, Operation, Parameter, RequestBody, resolve
+
+INVALID_QUERY = "Invalid query parameters."
+INVALID_PATH = "Invalid path parameter."
+VALIDATION_FAILED = "Validation failed."
+
+# Errors the Go JSON decoder itself raises (a value of the wrong type, an
+# unparsable UUID or time): coderd answers them with the body's decode message.
+_DECODER_ERROR_KINDS = ("Type", "Format")
+
+
+def compile_schema(schema: JSON, components: JSON) -> jsonschema_rs.Validator:
+    """A validator for `schema` whose `#/components/...` references resolve."""
+    root = dict(schema)
+    root["components"] = components
+    return jsonschema_rs.validator_for(root, validate_formats=True)
+
+
+class ResponseValidationError(Exception):
+    """The fake answered something its own spec does not allow."""
+
+    def __init__(self, operation_id: str, status: int, location: str, reason: str) -> None:
+        self.operation_id = operation_id
+        self.status = status
+        self.location = location
+        self.reason = reason
+        super().__init__(f"{operation_id} answered {status}, which breaks the spec at {location}: {reason}")
+
+
+class RequestValidator:
+    def __init__(self, operation: Operation, document: JSON) -> None:
+        components = document.get("components", {})
+        self._operation = operation
+        self._parameters = [
+            (parameter, compile_schema(parameter.schema, components))
+            for parameter in operation.parameters
+            if parameter.location in ("path", "query")
+        ]
+        self._declared_query = {p.name for p in operation.parameters if p.location == "query"}
+        body = operation.request_body
+        self._body = body
+        self._body_schema = compile_schema(body.schema, components) if body else None
+        self._body_properties: JSON = resolve(document, body.schema).get("properties", {}) if body else {}
+
+    def parameters(self, path: Mapping[str, str], query: Mapping[str, str]) -> dict[str, str]:
+        """The declared path and query values, checked against their schemas."""
+        values: dict[str, str] = {}
+        problems: list[tuple[Parameter, str, str]] = []  # (parameter, value, reason)
+        for parameter, validator in self._parameters:
+            source = path if parameter.location == "path" else query
+            value = source.get(parameter.name, "")
+            if value == "":
+                if parameter.required:
+                    problems.append((parameter, value, "required"))
+                continue
+            if not validator.is_valid(value):
+                problems.append((parameter, value, _first_error(validator, value)))
+                continue
+            values[parameter.name] = value
+        unknown = [name for name in query if name not in self._declared_query] if self._operation.strict_query else []
+        if problems or unknown:
+            raise _parameter_error(problems, unknown)
+        return values
+
+    def body(self, raw: bytes) -> Any:
+        """The decoded JSON body (None when the operation takes none)."""
+        body = self._body
+        if body is None or self._body_schema is None:
+            return None
+        if body.max_bytes is not None and len(raw) > body.max_bytes:
+            raise ApiError(400, body.decode_message, f"The body is larger than {body.max_bytes} bytes.")
+        if not raw.strip() and not body.required:
+            return None
+        try:
+            document = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise ApiError(400, body.decode_message, f"{error}") from None
+        if not self._body_schema.is_valid(document):
+            raise self._body_error(body, document)
+        return document
+
+    def _body_error(self, body: RequestBody, document: Any) -> ApiError:
+        assert self._body_schema is not None
+        validations: list[Validation] = []
+        message: str | None = None
+        detail = ""
+        for error in self._body_schema.iter_errors(document):
+            field = _field_name(error)
+            validations.append(Validation(field or "body", error.message))
+            if message is not None:
+                continue
+            prop = self._body_properties.get(field, {}) if "." not in field else {}
+            if _kind(error) in _DECODER_ERROR_KINDS or "x-coder-message" not in prop:
+                message, detail = body.decode_message, error.message
+            else:
+                message = prop["x-coder-message"]
+                detail = prop.get("x-coder-detail", "")
+        return ApiError(400, message or body.decode_message, detail, validations)
+
+
+class ResponseValidator:
+    def __init__(self, operation: Operation, document: JSON) -> None:
+        components = document.get("components", {})
+        self._operation_id = operation.operation_id
+        self._schemas = {
+            status: (compile_schema(schema, components) if schema is not None else None)
+            for status, schema in operation.responses.items()
+        }
+
+    def check(self, status: int, body: Any) -> None:
+        if status not in self._schemas:
+            raise ResponseValidationError(self._operation_id, status, "responses", "status is not declared")
+        validator = self._schemas[status]
+        if validator is None:
+            if body is not None:
+                raise ResponseValidationError(self._operation_id, status, "content", "a body where none is declared")
+            return
+        if body is None:
+            raise ResponseValidationError(self._operation_id, status, "content", "no body where one is declared")
+        if validator.is_valid(body):
+            return
+        error = next(iter(validator.iter_errors(body)))
+        location = "/".join(str(part) for part in error.schema_path)
+        at = "/".join(str(part) for part in error.instance_path) or "(root)"
+        raise ResponseValidationError(self._operation_id, status, location, f"{error.message} (at {at})")
+
+
+def _first_error(validator: jsonschema_rs.Validator, value: str) -> str:
+    return next(iter(validator.iter_errors(value))).message
+
+
+def _kind(error: jsonschema_rs.ValidationError) -> str:
+    return type(error.kind).__name__
+
+
+def _field_name(error: jsonschema_rs.ValidationError) -> str:
+    path = [str(part) for part in error.instance_path]
+    if _kind(error) == "Required":
+        path.append(str(error.kind.as_dict()["property"]))
+    return ".".join(path)
+
+
+def _parameter_error(problems: list[tuple[Parameter, str, str]], unknown: list[str]) -> ApiError:
+    validations = [_parameter_validation(parameter, reason) for parameter, _, reason in problems]
+    validations += [Validation(name, f'Query param "{name}" is not a valid query param') for name in unknown]
+    for parameter, value, reason in problems:
+        if reason != "required" and parameter.message:
+            detail = (parameter.detail or "").replace("{value}", value)
+            return ApiError(400, parameter.message, detail, validations)
+    first_location = problems[0][0].location if problems else "query"
+    message = INVALID_PATH if first_location == "path" else INVALID_QUERY
+    return ApiError(400, message, "", validations)
+
+
+def _parameter_validation(parameter: Parameter, reason: str) -> Validation:
+    kind = "Query" if parameter.location == "query" else "Path"
+    if reason == "required":
+        return Validation(parameter.name, f'{kind} param "{parameter.name}" is required and cannot be empty')
+    return Validation(parameter.name, f'{kind} param "{parameter.name}" has invalid value: {reason}')

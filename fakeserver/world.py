@@ -1,0 +1,268 @@
+"""The world: everything one fake server knows, and the changes coderd makes to it.
+
+One `World` per app instance; nothing is shared between instances. Lookups
+mirror coderd's queries (case-insensitive usernames and task names, deleted
+tasks invisible). Mutations mirror coderd's builder: a new build is refused
+while the latest one's job is still active.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from fakeserver.clock import Clock
+from fakeserver.errors import ApiError
+from fakeserver.models import (
+    Agent,
+    App,
+    AppState,
+    AppStatus,
+    Build,
+    Job,
+    Message,
+    Organization,
+    Preset,
+    Role,
+    Task,
+    Template,
+    TemplateVersion,
+    Transition,
+    User,
+    Workspace,
+)
+
+if TYPE_CHECKING:
+    from fakeserver.agent import AgentRule
+
+BUILD_ALREADY_ACTIVE = "A workspace build is already active."
+
+
+@dataclass
+class Timings:
+    """Seconds each asynchronous step takes; a few seconds in all, as a person watching expects."""
+
+    job_pending: float = 1.0  # a start build's job waits for a provisioner
+    job_running: float = 2.0  # ...and runs
+    stop_job_pending: float = 0.5
+    stop_job_running: float = 1.5
+    agent_connect: float = 0.5  # created -> starting
+    agent_startup: float = 1.0  # starting -> ready
+    app_startup: float = 0.5  # app initializing -> healthy, once the agent is ready
+    agent_reply: float = 2.0  # the fake agent's thinking time before it answers
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Timings:
+        return cls(**{f.name: float(values[f.name]) for f in fields(cls) if f.name in values})
+
+    def to_mapping(self) -> dict[str, float]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class World:
+    def __init__(self, clock: Clock, seed: int = 0, timings: Timings | None = None) -> None:
+        self.clock = clock
+        self.timings = timings or Timings()
+        self.rng = random.Random(seed)
+        self.organizations: dict[str, Organization] = {}
+        self.users: dict[str, User] = {}
+        self.templates: dict[str, Template] = {}
+        self.versions: dict[str, TemplateVersion] = {}
+        self.presets: dict[str, Preset] = {}
+        self.workspaces: dict[str, Workspace] = {}
+        self.tasks: dict[str, Task] = {}  # deleted ones too: coderd soft-deletes
+        self.agent_rules: list[AgentRule] = []  # the fake agent's scripted answers, first match wins
+        self.in_motion: set[str] = set()  # ids of workspaces with a transition still to come
+        self._users_by_name: dict[str, User] = {}
+        self._users_by_token: dict[str, User] = {}
+        self._agents_by_token: dict[str, Workspace] = {}
+
+    # ids and time
+
+    def new_id(self) -> str:
+        """A version-4 UUID from the world's seeded generator: the same fixtures give the same ids."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    # adding records (fixtures and create)
+
+    def add_organization(self, organization: Organization) -> None:
+        self.organizations[organization.id] = organization
+
+    def add_user(self, user: User) -> None:
+        self.users[user.id] = user
+        self._users_by_name[user.username.lower()] = user
+        for token in user.tokens:
+            self._users_by_token[token] = user
+
+    def add_template(self, template: Template) -> None:
+        self.templates[template.id] = template
+
+    def add_version(self, version: TemplateVersion) -> None:
+        self.versions[version.id] = version
+
+    def add_preset(self, preset: Preset) -> None:
+        self.presets[preset.id] = preset
+
+    def add_task(self, task: Task, workspace: Workspace | None) -> None:
+        self.tasks[task.id] = task
+        if workspace is not None:
+            self.workspaces[workspace.id] = workspace
+            for build in workspace.builds:
+                self._index_agent(workspace, build)
+            self.in_motion.add(workspace.id)
+
+    # lookups
+
+    def user_by_token(self, token: str) -> User | None:
+        return self._users_by_token.get(token)
+
+    def user_by_name(self, username: str) -> User | None:
+        return self._users_by_name.get(username.lower())
+
+    def user_by_ref(self, ref: str) -> User | None:
+        """A user by id or by username (the `{user}` path parameter, less `me`)."""
+        return self.users.get(_normal_uuid(ref) or "") or self.user_by_name(ref)
+
+    def organization_by_ref(self, ref: str) -> Organization | None:
+        by_id = self.organizations.get(_normal_uuid(ref) or "")
+        if by_id is not None:
+            return by_id
+        return next((org for org in self.organizations.values() if org.name.lower() == ref.lower()), None)
+
+    def live_task(self, task_id: str) -> Task | None:
+        task = self.tasks.get(task_id)
+        return task if task is not None and task.deleted_at is None else None
+
+    def task_by_name(self, owner_id: str, name: str) -> Task | None:
+        wanted = name.lower()
+        for task in self.live_tasks():
+            if task.owner_id == owner_id and task.name.lower() == wanted:
+                return task
+        return None
+
+    def live_tasks(self) -> Iterator[Task]:
+        return (task for task in self.tasks.values() if task.deleted_at is None)
+
+    def workspace_of(self, task: Task) -> Workspace | None:
+        return self.workspaces.get(task.workspace_id) if task.workspace_id else None
+
+    def template_of(self, workspace: Workspace) -> Template:
+        return self.templates[workspace.template_id]
+
+    def agent_by_token(self, token: str) -> tuple[Agent, Workspace] | None:
+        """The agent a token belongs to, while it may still act for its workspace.
+
+        That is while its build is the latest one or the latest is the stop
+        build that follows it (the agent uploads its snapshot while stopping).
+        """
+        workspace = self._agents_by_token.get(token)
+        if workspace is None or workspace.deleted:
+            return None
+        for build in reversed(workspace.builds):
+            if build.agent is not None and build.agent.token == token:
+                later = workspace.builds[workspace.builds.index(build) + 1 :]
+                if all(b.transition == "stop" for b in later) and len(later) <= 1:
+                    return build.agent, workspace
+                return None
+        return None
+
+    # the builder
+
+    def create_workspace(self, task: Task, template: Template, initiator: User, preset_id: str | None) -> Workspace:
+        now = self.now()
+        workspace = Workspace(
+            id=self.new_id(),
+            owner_id=task.owner_id,
+            organization_id=task.organization_id,
+            template_id=template.id,
+            name=task.name,
+            created_at=now,
+            updated_at=now,
+            task_id=task.id,
+        )
+        task.workspace_id = workspace.id
+        self.workspaces[workspace.id] = workspace
+        self.start_build(workspace, "start", "initiator", initiator.id, task.template_version_id, preset_id)
+        return workspace
+
+    def start_build(
+        self,
+        workspace: Workspace,
+        transition: Transition,
+        reason: str,
+        initiator_id: str,
+        template_version_id: str | None = None,
+        preset_id: str | None = None,
+    ) -> Build:
+        """Queue a new build, as coderd's wsbuilder does (409 while one is active)."""
+        previous = workspace.builds[-1] if workspace.builds else None
+        if previous is not None and previous.job.is_active:
+            raise ApiError(409, BUILD_ALREADY_ACTIVE)
+        now = self.now()
+        build = Build(
+            id=self.new_id(),
+            number=previous.number + 1 if previous else 1,
+            transition=transition,
+            reason=reason,
+            template_version_id=template_version_id or (previous.template_version_id if previous else ""),
+            initiator_id=initiator_id,
+            created_at=now,
+            updated_at=now,
+            job=Job(id=self.new_id(), file_id=self.new_id(), created_at=now),
+            preset_id=preset_id if preset_id is not None else (previous.preset_id if previous else None),
+        )
+        workspace.builds.append(build)
+        workspace.updated_at = now
+        self.in_motion.add(workspace.id)
+        return build
+
+    def provision_agent(self, workspace: Workspace, build: Build) -> Agent:
+        """What the provisioner creates when a start build succeeds: one agent hosting the task app."""
+        now = self.now()
+        app = App(id=self.new_id(), slug="ai", url="http://localhost:3284", health="initializing", changed_at=now)
+        agent = Agent(id=self.new_id(), name="main", token=self.new_id(), lifecycle="created", changed_at=now, app=app)
+        build.agent = agent
+        self._index_agent(workspace, build)
+        return agent
+
+    def report_app_status(
+        self, workspace: Workspace, agent: Agent, state: AppState, message: str, uri: str
+    ) -> AppStatus:
+        status = AppStatus(
+            id=self.new_id(),
+            state=state,
+            message=message,
+            uri=uri,
+            created_at=self.now(),
+            agent_id=agent.id,
+            app_id=agent.app.id,
+        )
+        workspace.app_statuses.append(status)
+        return status
+
+    def append_message(self, task: Task, role: Role, content: str) -> Message:
+        message = Message(id=len(task.conversation), role=role, content=content, time=self.now())
+        task.conversation.append(message)
+        return message
+
+    def delete_task(self, task: Task) -> None:
+        task.deleted_at = self.now()
+        task.snapshot = None
+
+    def _index_agent(self, workspace: Workspace, build: Build) -> None:
+        if build.agent is not None:
+            self._agents_by_token[build.agent.token] = workspace
+
+
+def _normal_uuid(text: str) -> str | None:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        return None
