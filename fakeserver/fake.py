@@ -14,8 +14,8 @@ from fakeserver.fixtures import Fixtures, default_fixture_path, load_fixtures
 from fakeserver.world import World
 
 if TYPE_CHECKING:
+    import httpx
     from starlette.applications import Starlette
-    from starlette.testclient import TestClient
 
 
 class FakeCoder:
@@ -63,9 +63,26 @@ class FakeCoder:
             raise KeyError(f"no user {username!r} with a token")
         return user.tokens[0]
 
-    def client(self, user: str | None = None) -> TestClient:
-        """An httpx client talking to this fake in-process, signed in as `user` (or anonymous)."""
-        from starlette.testclient import TestClient
+    def client(self, user: str | None = None) -> httpx.Client:
+        """An httpx client talking to this fake in-process (no socket), signed in as `user` or anonymous.
 
-        headers = {"Coder-Session-Token": self.token(user)} if user else {}
-        return TestClient(self.app, headers=headers)
+        A response that breaks the spec raises `ResponseValidationError` here, in the caller.
+        """
+        import httpx
+
+        from fakeserver.transport import SyncASGITransport
+
+        return httpx.Client(
+            transport=SyncASGITransport(self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
+        )
+
+    def async_client(self, user: str | None = None) -> httpx.AsyncClient:
+        """The same as `client()`, for async tests."""
+        import httpx
+
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
+        )
+
+    def _auth_headers(self, user: str | None) -> dict[str, str]:
+        return {"Coder-Session-Token": self.token(user)} if user else {}
