@@ -36,10 +36,14 @@ def bound_operations(name: str, handlers: dict[str, Handler]) -> dict[str, Compi
     return compiled_spec(path)
 
 
+def api_operations() -> dict[str, CompiledOperation]:
+    return bound_operations(API_SPEC, API_HANDLERS)
+
+
 def build_app(fake: FakeCoder) -> Starlette:
     routes = [
-        *build_routes(bound_operations(API_SPEC, API_HANDLERS), API_HANDLERS, fake),
-        *build_routes(bound_operations(CONTROL_SPEC, CONTROL_HANDLERS), CONTROL_HANDLERS, fake),
+        *build_routes(bound_operations(API_SPEC, API_HANDLERS), API_HANDLERS, fake, journaled=True),
+        *build_routes(bound_operations(CONTROL_SPEC, CONTROL_HANDLERS), CONTROL_HANDLERS, fake, journaled=False),
     ]
     return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
 

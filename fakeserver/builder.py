@@ -78,7 +78,6 @@ class _Builder:
     def __init__(self, world: World, start: datetime) -> None:
         self.world = world
         self.start = start
-        self.ids: set[str] = set()
         self.orgs_by_name: dict[str, Organization] = {}
         self.templates_by_name: dict[str, Template] = {}
         self.tokens: set[str] = set()
@@ -88,9 +87,8 @@ class _Builder:
         if value is None:
             return self.world.new_id()
         text = str(value).lower()
-        if text in self.ids:
+        if not self.world.claim_id(text):
             raise entry.error(f"duplicate id {value}", *path)
-        self.ids.add(text)
         return text
 
     # organizations, users, templates

@@ -1,21 +1,37 @@
-"""`FakeCoder`: one fake Coder deployment — its world, its clock and its ASGI app."""
+"""`FakeCoder`: one fake Coder deployment — its world, clock, journal, faults and ASGI app.
+
+Everything the control API (`/__fake__/...`) does is a method here, so a test
+can drive the fake without HTTP, and the HTTP control plane is a thin layer
+over the same calls.
+"""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from fakeserver import lifecycle
+import yaml
+
+from fakeserver import control, lifecycle
 from fakeserver.builder import build_world
 from fakeserver.clock import ClockMode
-from fakeserver.fixtures import Fixtures, default_fixture_path, load_fixtures
+from fakeserver.export import export_world
+from fakeserver.faults import Fault, Faults
+from fakeserver.fixtures import Fixtures, combine, default_fixture_path, load_fixtures, parse_fixture_text
+from fakeserver.journal import Journal, JournalEntry
+from fakeserver.models import AppState
+from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
 if TYPE_CHECKING:
     import httpx
     from starlette.applications import Starlette
+
+    from fakeserver.routing import CompiledOperation
+
+JSONObject = dict[str, Any]
 
 
 class FakeCoder:
@@ -24,6 +40,7 @@ class FakeCoder:
     >>> fake = FakeCoder()                      # the default world, a manual clock
     >>> alice = fake.client("alice")            # an in-process httpx client
     >>> alice.get("/api/v2/tasks").json()["count"]
+    3
     """
 
     def __init__(
@@ -34,7 +51,7 @@ class FakeCoder:
         speed: float = 1.0,
         validate_responses: bool = True,
     ) -> None:
-        from fakeserver.app import build_app  # the app needs this class's instances, not the module
+        from fakeserver.app import api_operations, build_app  # app.py builds routes around this class
 
         self.fixture_paths = [Path(p) for p in fixtures] or [default_fixture_path()]
         self.fixtures: Fixtures = load_fixtures(self.fixture_paths)
@@ -43,19 +60,162 @@ class FakeCoder:
         self.validate_responses = validate_responses
         self.lock = threading.RLock()  # requests and direct calls may come from different threads
         self.world: World = build_world(self.fixtures, clock, speed)
+        self.journal = Journal()
+        self.faults = Faults()
+        self.api_operations: dict[str, CompiledOperation] = api_operations()
         self.app: Starlette = build_app(self)
 
+    # the world
+
     def reset(self) -> World:
-        """Back to the loaded fixtures (not to empty); the clock keeps its mode and speed."""
+        """Back to the loaded fixtures (not to empty); the journal and faults are cleared.
+
+        The clock keeps its mode and speed.
+        """
         with self.lock:
             clock = self.world.clock
             self.world = build_world(self.fixtures, clock.mode, clock.speed)
+            self.journal.clear()
+            self.faults.remove()
             return self.world
+
+    def summary(self) -> JSONObject:
+        world = self.world
+        return {
+            "users": len(world.users),
+            "tasks": sum(1 for _ in world.live_tasks()),
+            "files": list(self.fixtures.files),
+        }
+
+    def state(self) -> JSONObject:
+        """The whole world: the fixture document that recreates it, and every live task as the API shows it."""
+        with self.lock:
+            lifecycle.catch_up(self.world)
+            tasks = [control.derived(self.world, task) for task in self.world.live_tasks()]
+            return {"clock": self.clock(), "world": export_world(self.world), "tasks": tasks}
+
+    def export(self) -> JSONObject:
+        """The fixture document that recreates this world (ids, tokens and timestamps kept)."""
+        with self.lock:
+            lifecycle.catch_up(self.world)
+            return export_world(self.world)
+
+    def export_yaml(self) -> str:
+        return yaml.safe_dump(self.export(), sort_keys=False, allow_unicode=True, width=120)
+
+    def save(self, path: str | Path) -> Path:
+        target = Path(path)
+        target.write_text(self.export_yaml(), encoding="utf-8")
+        return target
+
+    def load(self, path: str | Path) -> World:
+        """Load a fixture file; it replaces the world and becomes what `reset()` returns to."""
+        return self._use(load_fixtures([Path(path)]))
+
+    def load_text(self, text: str, name: str = "<text>") -> World:
+        """The same as `load()`, from a YAML or JSON document."""
+        return self._use(combine([parse_fixture_text(text, name)]))
+
+    def _use(self, fixtures: Fixtures) -> World:
+        with self.lock:
+            clock = self.world.clock
+            world = build_world(fixtures, clock.mode, clock.speed)  # raises before anything is replaced
+            self.fixtures, self.world = fixtures, world
+            self.journal.clear()
+            return world
+
+    # the clock
+
+    def clock(self) -> JSONObject:
+        clock = self.world.clock
+        return {"now": format_time(clock.now()), "mode": clock.mode, "speed": clock.speed}
 
     def advance(self, seconds: float) -> int:
         """Move the clock forward, applying every transition that falls due; returns how many."""
         with self.lock:
             return lifecycle.advance(self.world, seconds)
+
+    def set_clock(self, mode: ClockMode | None = None, speed: float | None = None) -> JSONObject:
+        with self.lock:
+            lifecycle.catch_up(self.world)
+            self.world.clock.set_mode(mode or self.world.clock.mode, speed)
+            return self.clock()
+
+    # driving tasks (a task is named by its id or as "owner/name")
+
+    def task(self, ref: str) -> JSONObject:
+        """The task as the API shows it, plus what its agent is doing."""
+        with self.lock:
+            lifecycle.catch_up(self.world)
+            return control.derived(self.world, control.find_task(self.world, ref))
+
+    def task_record(self, ref: str) -> JSONObject:
+        with self.lock:
+            lifecycle.catch_up(self.world)
+            task = control.find_task(self.world, ref)
+            record = next(entry for entry in export_world(self.world)["tasks"] if entry["id"] == task.id)
+            return {"task": control.derived(self.world, task), "record": record}
+
+    def set_job(self, ref: str, status: str, error: str = "") -> JSONObject:
+        """Move the latest build's job now: "running", "succeeded", "failed", "canceling" or "canceled"."""
+        return self._drive(ref, lambda world, task: control.set_job(world, task, status, error))
+
+    def finish_build(self, ref: str) -> JSONObject:
+        return self.set_job(ref, "succeeded")
+
+    def fail_build(self, ref: str, error: str = "") -> JSONObject:
+        return self.set_job(ref, "failed", error)
+
+    def set_agent(self, ref: str, lifecycle: str | None = None, disconnected: bool | None = None) -> JSONObject:
+        return self._drive(ref, lambda world, task: control.set_agent(world, task, lifecycle, disconnected))
+
+    def set_app_health(self, ref: str, health: str) -> JSONObject:
+        return self._drive(ref, lambda world, task: control.set_app_health(world, task, health))
+
+    def report_status(self, ref: str, state: AppState, message: str = "", uri: str = "") -> JSONObject:
+        """Report an app status as the task's agent would; it becomes the task's `current_state`."""
+        return self._drive(ref, lambda world, task: control.report_status(world, task, state, message, uri))
+
+    def agent_says(self, ref: str, content: str) -> JSONObject:
+        """Append agent output to the task's conversation."""
+        return self._drive(ref, lambda world, task: control.agent_says(world, task, content))
+
+    def agent(self, ref: str) -> dict[str, str]:
+        """The task's agent id and token, to call the agent endpoints as that agent."""
+        with self.lock:
+            return control.agent_info(self.world, control.find_task(self.world, ref))
+
+    def _drive(self, ref: str, action: Any) -> JSONObject:
+        with self.lock:
+            lifecycle.catch_up(self.world)
+            task = control.find_task(self.world, ref)
+            action(self.world, task)
+            return control.derived(self.world, task)
+
+    # the journal and faults
+
+    def requests(
+        self, operation: str | None = None, task: str | None = None, user: str | None = None
+    ) -> list[JournalEntry]:
+        """What clients sent to the Coder API, oldest first; filter by operationId, task id or username."""
+        with self.lock:
+            return self.journal.entries(operation, task, user)
+
+    def clear_requests(self) -> None:
+        with self.lock:
+            self.journal.clear()
+
+    def fault(self, operation_id: str, **options: Any) -> Fault:
+        """Inject a fault: `latency_ms` (number or [min, max]), `status` (+ `body`), `drop`,
+        limited by `count` or `probability` (with `seed`). Only what the spec declares is allowed."""
+        with self.lock:
+            return self.faults.add(self.api_operations, {"operation_id": operation_id, **options})
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.remove()
+
+    # clients
 
     def token(self, username: str) -> str:
         user = self.world.user_by_name(username)

@@ -8,18 +8,22 @@ being built.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from fakeserver import lifecycle
-from fakeserver.auth import Principal, authenticate
+from fakeserver.auth import Principal, authenticate, request_token
 from fakeserver.errors import ApiError
+from fakeserver.journal import JournalEntry, mask_token, masked_query
 from fakeserver.responses import coder_json, empty
 from fakeserver.spec import Operation, Spec, SpecError
 from fakeserver.validation import RequestValidator, ResponseValidator
@@ -37,6 +41,7 @@ class Call:
     params: dict[str, str]
     body: Any
     principal: Principal
+    task_id: str | None = None  # set when `{task}` resolves, for the journal
 
     @property
     def world(self) -> World:
@@ -48,6 +53,7 @@ class Reply:
     status: int
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    media_type: str | None = None  # None: JSON; else a declared text media type and a str body
 
 
 Handler = Callable[[Call], Reply]
@@ -85,11 +91,11 @@ def check_bindings(spec: Spec, handlers: Mapping[str, Handler]) -> None:
 
 
 def build_routes(
-    compiled: Mapping[str, CompiledOperation], handlers: Mapping[str, Handler], fake: FakeCoder
+    compiled: Mapping[str, CompiledOperation], handlers: Mapping[str, Handler], fake: FakeCoder, journaled: bool
 ) -> list[Route]:
     by_path: dict[str, dict[str, OperationEndpoint]] = {}
     for operation_id, item in compiled.items():
-        endpoint = OperationEndpoint(item, handlers[operation_id], fake)
+        endpoint = OperationEndpoint(item, handlers[operation_id], fake, journaled)
         for path in item.operation.full_paths:
             by_path.setdefault(path, {})[item.operation.method] = endpoint
     return [Route(path, PathEndpoint(methods), methods=None) for path, methods in by_path.items()]
@@ -113,30 +119,98 @@ class PathEndpoint:
         await response(scope, receive, send)
 
 
+class ConnectionDropped(Exception):
+    """An injected fault: the connection is cut after the status line, before the body."""
+
+
 class OperationEndpoint:
-    def __init__(self, compiled: CompiledOperation, handler: Handler, fake: FakeCoder) -> None:
+    def __init__(self, compiled: CompiledOperation, handler: Handler, fake: FakeCoder, journaled: bool) -> None:
         self.operation = compiled.operation
         self._requests = compiled.requests
         self._responses = compiled.responses
         self._handler = handler
         self._fake = fake
+        self._journaled = journaled  # the Coder API is journaled and can be faulted; the control plane is not
 
     async def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
         raw_body = await request.body()
         fake = self._fake
+        faults = fake.faults.for_call(self.operation.operation_id) if self._journaled else []
+        delay = sum(fault.delay_seconds() for fault in faults)
+        if delay:
+            await anyio.sleep(delay)
+        if any(fault.drop for fault in faults):
+            return DroppedConnection()
+        injected = next((fault for fault in faults if fault.status is not None), None)
         with fake.lock:
-            reply = self._run(request, raw_body)
+            call: Call | None = None
+            if injected is not None:
+                reply = Reply(injected.status or 500, injected.body)
+            else:
+                reply, call = self._run(request, raw_body)
             if fake.validate_responses:
-                self._responses.check(reply.status, reply.body)
+                self._responses.check(reply.status, reply.body, reply.media_type)
+            if self._journaled:
+                self._record(request, raw_body, call, reply, started)
+        if reply.media_type is not None:
+            return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
         return coder_json(reply.status, reply.body, reply.headers) if reply.body is not None else empty(reply.status)
 
-    def _run(self, request: Request, raw_body: bytes) -> Reply:
+    def _run(self, request: Request, raw_body: bytes) -> tuple[Reply, Call | None]:
         fake = self._fake
+        call: Call | None = None
         try:
             lifecycle.catch_up(fake.world)
             principal = authenticate(fake.world, self.operation.security, request)
             params = self._requests.parameters(request.path_params, request.query_params)
             body = self._requests.body(raw_body)
-            return self._handler(Call(fake, params, body, principal))
+            call = Call(fake, params, body, principal)
+            return self._handler(call), call
         except ApiError as error:
-            return Reply(error.status, error.body(), error.headers)
+            return Reply(error.status, error.body(), error.headers), call
+
+    def _record(self, request: Request, raw_body: bytes, call: Call | None, reply: Reply, started: float) -> None:
+        fake = self._fake
+        principal = call.principal if call is not None else None
+        task_id = call.task_id if call is not None else None
+        if task_id is None and self.operation.operation_id == "createTask" and reply.status == 201:
+            task_id = reply.body["id"]
+        fake.journal.record(
+            JournalEntry(
+                id=fake.journal.next_id(),
+                time=fake.world.now(),
+                method=request.method,
+                path=request.url.path,
+                query=masked_query(dict(request.query_params)),
+                body=_decoded(raw_body),
+                operation_id=self.operation.operation_id,
+                task_id=task_id,
+                user=principal.label if principal is not None else "",
+                token=mask_token(request_token(request)),
+                status=reply.status,
+                response=reply.body,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+        )
+
+
+def _decoded(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode("utf-8", errors="replace")
+
+
+class DroppedConnection(Response):
+    """Promise a body, then fail: the server cuts the connection and the client sees it dropped."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=200)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"1024")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        raise ConnectionDropped("connection dropped by an injected fault")

@@ -42,6 +42,7 @@ class RequestBody:
     schema: JSON
     decode_message: str  # what the Go JSON decoder's failure is answered with
     max_bytes: int | None
+    is_json: bool = True  # False: a text body (e.g. a YAML document) handed over as a str
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Operation:
     parameters: tuple[Parameter, ...]
     request_body: RequestBody | None
     responses: Mapping[int, JSON | None]  # status -> JSON schema of the body, None for no body
+    text_responses: Mapping[int, tuple[str, ...]]  # status -> declared non-JSON media types (e.g. YAML exports)
     security: tuple[str, ...]  # names of the security schemes; empty means no auth
     strict_query: bool  # x-coder-strict-query: unknown query parameters are refused
 
@@ -124,6 +126,7 @@ def parse_spec(document: JSON) -> Spec:
                     parameters=_parameters(document, shared_parameters, raw.get("parameters", [])),
                     request_body=_request_body(document, raw.get("requestBody")),
                     responses=_responses(document, raw.get("responses", {})),
+                    text_responses=_text_responses(document, raw.get("responses", {})),
                     security=root_security if security is None else _security_names(security),
                     strict_query=bool(raw.get("x-coder-strict-query", False)),
                 )
@@ -175,13 +178,16 @@ def _request_body(document: JSON, raw: JSON | None) -> RequestBody | None:
         return None
     node = resolve(document, raw)
     content = node.get("content", {})
-    if "application/json" not in content:
-        raise SpecError(f"request bodies must be application/json, got {sorted(content)}")
+    if not content:
+        raise SpecError("a request body needs a content type")
+    is_json = "application/json" in content
+    media = content["application/json"] if is_json else next(iter(content.values()))
     return RequestBody(
         required=bool(node.get("required", False)),
-        schema=content["application/json"].get("schema", {}),
+        schema=media.get("schema", {}) if is_json else {"type": "string"},
         decode_message=node.get("x-coder-message", DEFAULT_DECODE_MESSAGE),
         max_bytes=node.get("x-coder-max-bytes"),
+        is_json=is_json,
     )
 
 
@@ -195,5 +201,15 @@ def _responses(document: JSON, raw: JSON) -> dict[int, JSON | None]:
         elif "application/json" in content:
             responses[int(status)] = content["application/json"].get("schema", {})
         else:
-            raise SpecError(f"responses must be application/json, got {sorted(content)}")
+            responses[int(status)] = {"type": "string"}  # text only: checked by media type, not schema
     return responses
+
+
+def _text_responses(document: JSON, raw: JSON) -> dict[int, tuple[str, ...]]:
+    text: dict[int, tuple[str, ...]] = {}
+    for status, response in raw.items():
+        content = resolve(document, response).get("content") or {}
+        media_types = tuple(media_type for media_type in content if media_type != "application/json")
+        if media_types:
+            text[int(status)] = media_types
+    return text

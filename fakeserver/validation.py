@@ -91,6 +91,11 @@ class RequestValidator:
             raise ApiError(400, body.decode_message, f"The body is larger than {body.max_bytes} bytes.")
         if not raw.strip() and not body.required:
             return None
+        if not body.is_json:
+            try:
+                return raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise ApiError(400, "The body must be UTF-8 text.", f"{error}") from None
         try:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
@@ -122,14 +127,19 @@ class ResponseValidator:
     def __init__(self, operation: Operation, document: JSON) -> None:
         components = document.get("components", {})
         self._operation_id = operation.operation_id
+        self._text = operation.text_responses
         self._schemas = {
             status: (compile_schema(schema, components) if schema is not None else None)
             for status, schema in operation.responses.items()
         }
 
-    def check(self, status: int, body: Any) -> None:
+    def check(self, status: int, body: Any, media_type: str | None = None) -> None:
         if status not in self._schemas:
             raise ResponseValidationError(self._operation_id, status, "responses", "status is not declared")
+        if media_type is not None:
+            if media_type not in self._text.get(status, ()) or not isinstance(body, str):
+                raise ResponseValidationError(self._operation_id, status, "content", f"{media_type} is not declared")
+            return
         validator = self._schemas[status]
         if validator is None:
             if body is not None:

@@ -67,7 +67,9 @@ class World:
     def __init__(self, clock: Clock, seed: int = 0, timings: Timings | None = None) -> None:
         self.clock = clock
         self.timings = timings or Timings()
+        self.seed = seed
         self.rng = random.Random(seed)
+        self._used_ids: set[str] = set()
         self.organizations: dict[str, Organization] = {}
         self.users: dict[str, User] = {}
         self.templates: dict[str, Template] = {}
@@ -84,8 +86,22 @@ class World:
     # ids and time
 
     def new_id(self) -> str:
-        """A version-4 UUID from the world's seeded generator: the same fixtures give the same ids."""
-        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        """A version-4 UUID from the world's seeded generator: the same fixtures give the same ids.
+
+        An id already in the world is skipped: a world loaded from an export holds ids drawn
+        from the same seed before.
+        """
+        while True:
+            new = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            if self.claim_id(new):
+                return new
+
+    def claim_id(self, record_id: str) -> bool:
+        """Mark an id as taken; False when it already was."""
+        if record_id in self._used_ids:
+            return False
+        self._used_ids.add(record_id)
+        return True
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -1,52 +1,129 @@
-"""The control plane under /__fake__: drive the clock, the world and the agents."""
+"""The control plane under /__fake__ (openapi/control.yaml): each handler is one `FakeCoder` action."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fakeserver import derive, lifecycle
 from fakeserver.errors import ApiError
+from fakeserver.fixtures import FixtureError
 from fakeserver.routing import Call, Handler, Reply
-from fakeserver.timefmt import format_time
-from fakeserver.world import World
+from fakeserver.spec import load_spec, spec_path
+
+YAML_MEDIA_TYPE = "application/yaml"
 
 
-def clock_json(world: World, applied: int | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"now": format_time(world.clock.now()), "mode": world.clock.mode, "speed": world.clock.speed}
-    if applied is not None:
-        body["applied"] = applied
-    return body
+def get_control_spec(call: Call) -> Reply:
+    return Reply(200, load_spec(spec_path("control.yaml")).document)
 
 
 def reset_world(call: Call) -> Reply:
-    world = call.fake.reset()
-    return Reply(200, {"users": len(world.users), "tasks": sum(1 for _ in world.live_tasks())})
+    call.fake.reset()
+    return Reply(200, call.fake.summary())
+
+
+def get_state(call: Call) -> Reply:
+    if call.params.get("format") == "yaml":
+        return Reply(200, call.fake.export_yaml(), media_type=YAML_MEDIA_TYPE)
+    return Reply(200, call.fake.state())
+
+
+def put_state(call: Call) -> Reply:
+    try:
+        call.fake.load_text(call.body, "PUT /__fake__/state")
+    except FixtureError as error:
+        raise ApiError(400, "Invalid fixture document.", str(error)) from None
+    return Reply(200, call.fake.summary())
 
 
 def get_clock(call: Call) -> Reply:
-    return Reply(200, clock_json(call.world))
+    return Reply(200, call.fake.clock())
+
+
+def set_clock(call: Call) -> Reply:
+    body: dict[str, Any] = call.body
+    return Reply(200, call.fake.set_clock(body.get("mode"), body.get("speed")))
 
 
 def advance_clock(call: Call) -> Reply:
-    applied = lifecycle.advance(call.world, float(call.body["seconds"]))
-    return Reply(200, clock_json(call.world, applied))
+    applied = call.fake.advance(float(call.body["seconds"]))
+    return Reply(200, {**call.fake.clock(), "applied": applied})
+
+
+def get_task_record(call: Call) -> Reply:
+    return Reply(200, call.fake.task_record(call.params["task"]))
+
+
+def set_task_job(call: Call) -> Reply:
+    task = call.params["task"]
+    return Reply(200, call.fake.set_job(task, call.body["status"], call.body.get("error", "")))
 
 
 def get_task_agent(call: Call) -> Reply:
-    task = call.world.live_task(call.params["task"].lower())
-    workspace = call.world.workspace_of(task) if task is not None else None
-    if task is None or workspace is None:
-        raise ApiError(404, "No such task.")
-    agent = next((b.agent for b in reversed(workspace.builds) if b.agent is not None), None)
-    if agent is None or derive.status_of(workspace) in ("pending",):
-        raise ApiError(404, "The task has no agent yet.", "Its first build has not finished.")
-    body = {"agent_id": agent.id, "agent_token": agent.token, "workspace_id": workspace.id, "app_slug": agent.app.slug}
-    return Reply(200, body)
+    return Reply(200, call.fake.agent(call.params["task"]))
+
+
+def set_task_agent(call: Call) -> Reply:
+    body: dict[str, Any] = call.body
+    return Reply(200, call.fake.set_agent(call.params["task"], body.get("lifecycle"), body.get("disconnected")))
+
+
+def set_task_app(call: Call) -> Reply:
+    return Reply(200, call.fake.set_app_health(call.params["task"], call.body["health"]))
+
+
+def report_task_app_status(call: Call) -> Reply:
+    body: dict[str, Any] = call.body
+    view = call.fake.report_status(call.params["task"], body["state"], body.get("message", ""), body.get("uri", ""))
+    return Reply(200, view)
+
+
+def append_agent_output(call: Call) -> Reply:
+    return Reply(200, call.fake.agent_says(call.params["task"], call.body["content"]))
+
+
+def list_requests(call: Call) -> Reply:
+    entries = call.fake.requests(call.params.get("operation"), call.params.get("task"), call.params.get("user"))
+    return Reply(200, {"requests": [entry.to_json() for entry in entries], "count": len(entries)})
+
+
+def clear_requests(call: Call) -> Reply:
+    call.fake.clear_requests()
+    return Reply(204)
+
+
+def list_faults(call: Call) -> Reply:
+    return Reply(200, {"faults": [fault.to_json() for fault in call.fake.faults.list()]})
+
+
+def add_fault(call: Call) -> Reply:
+    fault = call.fake.faults.add(call.fake.api_operations, call.body)
+    return Reply(201, fault.to_json())
+
+
+def clear_faults(call: Call) -> Reply:
+    fault_id = call.params.get("id")
+    call.fake.faults.remove(int(fault_id) if fault_id is not None else None)
+    return Reply(204)
 
 
 HANDLERS: dict[str, Handler] = {
+    "getControlSpec": get_control_spec,
     "resetWorld": reset_world,
+    "getState": get_state,
+    "putState": put_state,
     "getClock": get_clock,
+    "setClock": set_clock,
     "advanceClock": advance_clock,
+    "getTaskRecord": get_task_record,
+    "setTaskJob": set_task_job,
     "getTaskAgent": get_task_agent,
+    "setTaskAgent": set_task_agent,
+    "setTaskApp": set_task_app,
+    "reportTaskAppStatus": report_task_app_status,
+    "appendAgentOutput": append_agent_output,
+    "listRequests": list_requests,
+    "clearRequests": clear_requests,
+    "listFaults": list_faults,
+    "addFault": add_fault,
+    "clearFaults": clear_faults,
 }

@@ -1,0 +1,126 @@
+"""Driving the world by hand: the actions behind `/__fake__/...` and `FakeCoder`'s methods.
+
+Each action changes stored records only (a job's status, an agent's
+lifecycle, an app's health, the conversation); the task's status is still
+derived from them as always, and the clock carries on from the new state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fakeserver import agent as fake_agent
+from fakeserver import derive, lifecycle
+from fakeserver.errors import ApiError
+from fakeserver.models import APP_HEALTHS, JOB_STATUSES, LIFECYCLES, Agent, AppState, Task, Workspace
+from fakeserver.world import World
+
+NO_SUCH_TASK = "No such task."
+
+
+def find_task(world: World, ref: str) -> Task:
+    """A live task by id, or by `owner/name`."""
+    task: Task | None = None
+    if "/" in ref:
+        owner_name, _, name = ref.partition("/")
+        owner = world.user_by_name(owner_name)
+        task = world.task_by_name(owner.id, name) if owner is not None else None
+    else:
+        try:
+            task = world.live_task(str(uuid.UUID(ref)))
+        except ValueError:
+            task = None
+    if task is None:
+        raise ApiError(404, NO_SUCH_TASK, f"No live task {ref!r} (give its id or owner/name).")
+    return task
+
+
+def workspace_of(world: World, task: Task) -> Workspace:
+    workspace = world.workspace_of(task)
+    if workspace is None:
+        raise ApiError(409, "The task has no workspace.")
+    return workspace
+
+
+def set_job(world: World, task: Task, status: str, error: str = "") -> None:
+    """Move the latest build's job: run it, finish it, fail or cancel it."""
+    if status not in JOB_STATUSES:
+        raise ApiError(400, "Invalid job status.", f"Expected one of {', '.join(JOB_STATUSES)}.")
+    workspace = workspace_of(world, task)
+    build = workspace.latest_build
+    job = build.job
+    if status == "running" and job.status == "pending":
+        lifecycle.run_job(world, workspace, build)
+    elif status == "succeeded" and job.status in ("pending", "running"):
+        if job.status == "pending":
+            lifecycle.run_job(world, workspace, build)
+        lifecycle.succeed_job(world, workspace, build)
+    elif status == "failed":
+        lifecycle.fail_job(world, workspace, build, error or "provisioner job failed (injected)")
+    elif status in ("canceling", "canceled"):
+        job.status = "canceling" if status == "canceling" else "canceled"
+        if status == "canceled":
+            lifecycle.cancel_job(world, build)
+    elif status != job.status:
+        raise ApiError(409, "Cannot move the job there.", f"The job is {job.status}; it cannot become {status}.")
+    world.in_motion.add(workspace.id)
+
+
+def current_agent(world: World, task: Task) -> tuple[Agent, Workspace]:
+    """The agent of the latest start build that has one."""
+    workspace = workspace_of(world, task)
+    agent = next((build.agent for build in reversed(workspace.builds) if build.agent is not None), None)
+    if agent is None:
+        raise ApiError(409, "The task has no agent yet.", "Its first start build has not succeeded.")
+    return agent, workspace
+
+
+def set_agent(world: World, task: Task, lifecycle_state: str | None = None, disconnected: bool | None = None) -> None:
+    agent, workspace = current_agent(world, task)
+    if lifecycle_state is not None:
+        if lifecycle_state not in LIFECYCLES:
+            raise ApiError(400, "Invalid lifecycle.", f"Expected one of {', '.join(LIFECYCLES)}.")
+        lifecycle.set_lifecycle(world, agent, lifecycle_state)
+    if disconnected is not None:
+        agent.disconnected = disconnected
+    world.in_motion.add(workspace.id)
+
+
+def set_app_health(world: World, task: Task, health: str) -> None:
+    if health not in APP_HEALTHS:
+        raise ApiError(400, "Invalid app health.", f"Expected one of {', '.join(APP_HEALTHS)}.")
+    agent, workspace = current_agent(world, task)
+    agent.app.health = health
+    agent.app.changed_at = world.now()
+    world.in_motion.add(workspace.id)
+
+
+def report_status(world: World, task: Task, state: AppState, message: str = "", uri: str = "") -> None:
+    """What the agent reports through PATCH /api/v2/workspaceagents/me/app-status."""
+    agent, workspace = current_agent(world, task)
+    world.report_app_status(workspace, agent, state, message, uri)
+
+
+def agent_says(world: World, task: Task, content: str) -> None:
+    """Append agent output to the conversation (what GET logs shows), as if the agent wrote it."""
+    current_agent(world, task)
+    world.append_message(task, "agent", content)
+
+
+def agent_info(world: World, task: Task) -> dict[str, str]:
+    agent, workspace = current_agent(world, task)
+    return {"agent_id": agent.id, "agent_token": agent.token, "workspace_id": workspace.id, "app_slug": agent.app.slug}
+
+
+def derived(world: World, task: Task) -> dict[str, Any]:
+    """The task as the API shows it, plus what its agent is doing."""
+    from fakeserver.serialize import task_json
+
+    workspace = world.workspace_of(task)
+    return {
+        **task_json(world, task),
+        "agentapi_status": "running" if fake_agent.is_busy(task) else "stable",
+        "in_motion": workspace is not None and lifecycle.next_step(world, workspace) is not None,
+        "derived_status": derive.status_of(workspace),
+    }
