@@ -110,7 +110,16 @@ class FakeCoder:
 
     def load(self, path: str | Path) -> World:
         """Load a fixture file; it replaces the world and becomes what `reset()` returns to."""
-        return self._use(load_fixtures([Path(path)]))
+        world = self._use(load_fixtures([Path(path)]))
+        self.fixture_paths = [Path(path)]
+        return world
+
+    def reload(self) -> World:
+        """Read the fixture files again (after they changed on disk) and start over from them.
+
+        An invalid file raises `FixtureError` and leaves the current world untouched.
+        """
+        return self._use(load_fixtures(self.fixture_paths))
 
     def load_text(self, text: str, name: str = "<text>") -> World:
         """The same as `load()`, from a YAML or JSON document."""
