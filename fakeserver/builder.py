@@ -22,6 +22,7 @@ from fakeserver.models import (
     AppStatus,
     Build,
     Job,
+    Message,
     Organization,
     PendingReply,
     Preset,
@@ -290,9 +291,7 @@ class _Builder:
             )
 
 
-def _message(index: int, raw: dict[str, Any], time: datetime) -> Any:
-    from fakeserver.models import Message
-
+def _message(index: int, raw: dict[str, Any], time: datetime) -> Message:
     return Message(id=raw.get("id", index), role=raw["role"], content=raw["content"], time=time)
 
 

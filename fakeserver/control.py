@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from fakeserver import agent as fake_agent
-from fakeserver import derive, lifecycle
+from fakeserver import lifecycle
 from fakeserver.errors import ApiError
 from fakeserver.models import APP_HEALTHS, JOB_STATUSES, LIFECYCLES, Agent, AppState, Task, Workspace
 from fakeserver.world import World
@@ -122,5 +122,4 @@ def derived(world: World, task: Task) -> dict[str, Any]:
         **task_json(world, task),
         "agentapi_status": "running" if fake_agent.is_busy(task) else "stable",
         "in_motion": workspace is not None and lifecycle.next_step(world, workspace) is not None,
-        "derived_status": derive.status_of(workspace),
     }

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from fakeserver.models import Agent, Build, Workspace
+from fakeserver.timefmt import format_time
 
 # The link between a task and its latest build's agent and app exists only for
 # start builds whose job has succeeded (the provisioner fills it in).
@@ -133,8 +134,6 @@ def current_state_of(workspace: Workspace | None, status: str) -> dict[str, Any]
 
 
 def state_entry(timestamp: datetime, state: str, message: str, uri: str) -> dict[str, Any]:
-    from fakeserver.timefmt import format_time  # local: derive stays free of wire concerns otherwise
-
     return {"timestamp": format_time(timestamp), "state": state, "message": message, "uri": uri}
 
 

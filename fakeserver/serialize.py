@@ -6,7 +6,6 @@ fields are `null`.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fakeserver import derive
@@ -171,7 +170,3 @@ def log_entry_json(message: Message) -> JSONObject:
         "type": "input" if message.role == "user" else "output",
         "time": format_time(message.time),
     }
-
-
-def time_or_none(moment: datetime | None) -> str | None:
-    return format_time(moment) if moment is not None else None
