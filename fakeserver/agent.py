@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from fakeserver.models import Agent, AppState, PendingReply, Snapshot, Task, Workspace
 from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
 EXCERPT_LENGTH = 60
+# When a rule keeps the agent working, it stays busy with nothing more to say: its next answer
+# falls due at the end of time, and only a stop of the workspace ends the work.
+NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,13 @@ def receive(world: World, task: Task, workspace: Workspace, agent: Agent, text: 
 def deliver(world: World, task: Task, workspace: Workspace, agent: Agent) -> None:
     """The answer the agent was working on is ready."""
     reply = task.pending_reply
-    if reply is None:
+    if reply is None or reply.due_at == NEVER:
         return
     task.pending_reply = None
     world.append_message(task, "agent", reply.content)
-    if reply.state != "working":  # a rule may keep the agent working forever
-        world.report_app_status(workspace, agent, reply.state, reply.message, "")
+    world.report_app_status(workspace, agent, reply.state, reply.message, "")
+    if reply.state == "working":  # a rule may keep the agent working forever: AgentAPI stays `running`
+        task.pending_reply = PendingReply(due_at=NEVER, content="", state="working", message="")
 
 
 def start_session(world: World, task: Task, workspace: Workspace, agent: Agent) -> None:

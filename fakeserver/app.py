@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from fakeserver.handlers import API_HANDLERS
+from fakeserver.cors import cors_middleware
+from fakeserver.handlers import API_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
 from fakeserver.responses import coder_json
 from fakeserver.routing import CompiledOperation, Handler, build_routes, check_bindings, compile_operations
@@ -22,6 +29,7 @@ if TYPE_CHECKING:
 
 API_SPEC = "coder-tasks.yaml"
 CONTROL_SPEC = "control.yaml"
+CONTROL_TASKS_PREFIX = "/__fake__/tasks/"
 
 
 @cache
@@ -42,10 +50,58 @@ def api_operations() -> dict[str, CompiledOperation]:
 
 def build_app(fake: FakeCoder) -> Starlette:
     routes = [
-        *build_routes(bound_operations(API_SPEC, API_HANDLERS), API_HANDLERS, fake, journaled=True),
+        *build_routes(
+            bound_operations(API_SPEC, API_HANDLERS), API_HANDLERS, fake, journaled=True, subject=call_subject
+        ),
         *build_routes(bound_operations(CONTROL_SPEC, CONTROL_HANDLERS), CONTROL_HANDLERS, fake, journaled=False),
+        *dashboard_routes(),
     ]
-    return Starlette(routes=routes, exception_handlers={HTTPException: http_error})
+    app = Starlette(
+        routes=routes,
+        middleware=cors_middleware(fake.cors_origins),
+        exception_handlers={HTTPException: http_error},
+    )
+    app.add_middleware(EncodedSlashes)
+    return app
+
+
+class EncodedSlashes:
+    """Keep an encoded slash inside a control-plane task reference (`/__fake__/tasks/alice%2Ffix-login-bug/job`).
+
+    The server decodes `%2F` before routing, which would split `owner/name` into two segments.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(CONTROL_TASKS_PREFIX):
+            raw_path: bytes = scope.get("raw_path") or b""
+            if b"%2f" in raw_path.lower():
+                encoded = raw_path.split(b"?", 1)[0].decode("latin-1")
+                scope = {**scope, "path": unquote(re.sub("%2[fF]", "%252F", encoded))}
+        await self.app(scope, receive, send)
+
+
+# The dashboard: a static page that drives the fake through the public and control APIs only.
+# It is not an API operation, so it is a plain route rather than part of a spec.
+DASHBOARD_CSP = "default-src 'self'; img-src 'self' data:; frame-ancestors 'self'"  # nothing from the internet
+
+
+def dashboard_directory() -> Path:
+    return Path(str(resources.files("fakeserver") / "dashboard"))
+
+
+def dashboard_routes() -> list[BaseRoute]:
+    return [
+        Route("/__fake__/", dashboard_page, methods=["GET"]),
+        Mount("/__fake__/dashboard", StaticFiles(directory=dashboard_directory())),
+    ]
+
+
+async def dashboard_page(request: Request) -> Response:
+    headers = {"Cache-Control": "no-cache", "Content-Security-Policy": DASHBOARD_CSP}
+    return FileResponse(dashboard_directory() / "index.html", headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

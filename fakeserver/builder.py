@@ -205,7 +205,7 @@ class _Builder:
         prompt = entry.get("prompt", "")
         name, display_name = entry.get("name"), entry.get("display_name")
         if not name or not display_name:
-            generated = generate_task_name(prompt, world.rng)
+            generated = generate_task_name(prompt, world.name_rng)
             name, display_name = name or generated[0], display_name or generated[1]
         if world.task_by_name(owner.id, name) is not None:
             raise entry.error(f"{owner.username} already has a task named {name!r}", "name")
@@ -447,7 +447,7 @@ class _ExplicitWorkspace:
         job_raw = raw["job"]
         job = Job(
             id=b.new_id(entry, job_raw.get("id"), *path, "job", "id"),
-            file_id=str(job_raw.get("file_id") or self.world.new_id()),
+            file_id=self.claimed(job_raw.get("file_id")),
             created_at=b.time(entry, job_raw.get("created_at"), created_at, *path, "job", "created_at"),
             status=job_raw["status"],
             started_at=b.time(entry, job_raw.get("started_at"), None, *path, "job", "started_at"),
@@ -474,6 +474,17 @@ class _ExplicitWorkspace:
             build.agent = self.agent(raw["agent"], (*path, "agent"), created_at)
         return build
 
+    def claimed(self, value: str | None) -> str:
+        """A file id or agent token as written (or a new one), kept from the id generator's later draws.
+
+        An export holds every id its world drew, tokens and file ids too: claiming them all makes the
+        restored world draw the same next ids as the world it was exported from.
+        """
+        if not value:
+            return self.world.new_id()
+        self.world.claim_id(str(value))
+        return str(value)
+
     def version_ref(self, ref: str | None, path: tuple[str | int, ...]) -> str:
         if ref is None:
             return self.version.id
@@ -484,7 +495,7 @@ class _ExplicitWorkspace:
 
     def agent(self, raw: dict[str, Any], path: tuple[str | int, ...], at: datetime) -> Agent:
         b, entry = self.builder, self.entry
-        token = raw.get("token") or self.world.new_id()
+        token = self.claimed(raw.get("token"))
         if token in b.tokens:
             raise entry.error("this agent token is already used", *path, "token")
         b.tokens.add(token)

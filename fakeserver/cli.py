@@ -6,6 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from fakeserver.cors import describe as describe_cors
+from fakeserver.cors import parse_origin
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError
 
@@ -42,7 +44,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not check each response against the spec",
     )
+    serve.add_argument(
+        "--cors-origin",
+        dest="cors_origins",
+        action="append",
+        type=origin_argument,
+        metavar="ORIGIN",
+        help="let web pages from this origin call the fake (repeatable; * for any); default: any localhost origin",
+    )
+    serve.add_argument("--no-cors", action="store_true", help="no CORS headers at all (same-origin callers only)")
+    serve.add_argument("--reload", action="store_true", help="serve the new world whenever a --fixtures file changes")
     serve.set_defaults(handler=serve_command)
+    add_check_parser(commands)
     return parser
 
 
@@ -52,17 +65,23 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("fakeserver: --speed must be positive", file=sys.stderr)
         return 2
+    if args.no_cors and args.cors_origins:
+        print("fakeserver: --no-cors and --cors-origin cannot go together", file=sys.stderr)
+        return 2
     try:
         fake = FakeCoder(
             args.fixtures,
             clock=args.clock,
             speed=args.speed,
             validate_responses=args.validate_responses,
+            cors_origins=[] if args.no_cors else args.cors_origins,
         )
     except FixtureError as error:
         print(f"fakeserver: bad fixture file: {error}", file=sys.stderr)
         return 2
     print(banner(fake, args.host, args.port), flush=True)
+    if args.reload:
+        start_reloading(fake, watched=bool(args.fixtures))
     uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning")
     return 0
 
@@ -72,7 +91,8 @@ def banner(fake: FakeCoder, host: str, port: int) -> str:
     lines = [
         f"fakeserver: a fake Coder Tasks API on http://{shown_host}:{port}",
         f"  API: http://{shown_host}:{port}/api/v2/tasks (and /api/experimental/tasks)",
-        f"  control: http://{shown_host}:{port}/__fake__/  clock: {fake.clock_mode}, speed {fake.speed:g}",
+        f"  dashboard: http://{shown_host}:{port}/__fake__/  clock: {fake.clock_mode}, speed {fake.speed:g}",
+        f"  CORS: {describe_cors(fake.cors_origins)}",
         "  users (send the token as the Coder-Session-Token header):",
     ]
     for user in fake.world.users.values():
@@ -80,6 +100,94 @@ def banner(fake: FakeCoder, host: str, port: int) -> str:
         token = user.tokens[0] if user.tokens else "(no token)"
         lines.append(f"    {user.username:<12} {token:<16} {roles}")
     return "\n".join(lines)
+
+
+def origin_argument(value: str) -> str:
+    try:
+        return parse_origin(value)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def start_reloading(fake: FakeCoder, watched: bool) -> None:
+    if not watched:
+        print("fakeserver: --reload has nothing to watch: no --fixtures given (the built-in world)", flush=True)
+        return
+    from fakeserver.watch import FixtureWatcher
+
+    FixtureWatcher(fake).start()
+    files = ", ".join(str(path) for path in fake.fixture_paths)
+    print(f"fakeserver: watching {files}; an edit reloads the world", flush=True)
+
+
+def add_check_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    from fakeserver import check
+
+    parser = commands.add_parser(
+        "check",
+        help="run Schemathesis (every phase and check) against a server, or the in-process fake",
+        description="Contract conformance of a Coder Tasks API (the fake, or a real Coder) against the spec.",
+    )
+    parser.add_argument("--url", help="the server, e.g. http://127.0.0.1:8080 (default: an in-process fake)")
+    parser.add_argument("--token", default="alice-token", help="a member's API token (default: alice-token)")
+    parser.add_argument(
+        "--peer-token",
+        default="bob-token",
+        help="a second member's token, for object-level authorization ('' for none)",
+    )
+    parser.add_argument(
+        "--agent-token", help="an agent token, for the agent operations (in process: from a task made for the run)"
+    )
+    parser.add_argument("--agent-task", help="the id of the task that agent works on")
+    parser.add_argument("--agent-app", help="the slug of that task's app")
+    parser.add_argument("--template-version", help="a template version with a coder_ai_task, for create")
+    parser.add_argument(
+        "--max-examples",
+        type=int,
+        default=check.max_examples_from_env(),
+        help=f"examples per operation and phase (default: ${check.FUZZ_EXAMPLES_ENV} or {check.DEFAULT_MAX_EXAMPLES})",
+    )
+    parser.add_argument("--max-steps", type=int, default=check.DEFAULT_MAX_STEPS, help="stateful sequence length")
+    parser.add_argument(
+        "--phases", default=",".join(check.PHASES), help=f"comma-separated (default: {','.join(check.PHASES)})"
+    )
+    parser.add_argument("--seed", type=int, default=check.DEFAULT_SEED)
+    parser.add_argument(
+        "--advance",
+        type=float,
+        help=f"seconds the fake's clock moves after each request (default: {check.IN_PROCESS_ADVANCE:g} in process, "
+        "none with --url, where it posts to /__fake__/clock/advance)",
+    )
+    parser.set_defaults(handler=check_command)
+
+
+def check_command(args: argparse.Namespace) -> int:
+    from fakeserver import check
+
+    try:
+        options = check.CheckOptions(
+            url=args.url,
+            token=args.token,
+            peer_token=args.peer_token or None,
+            agent_token=args.agent_token,
+            agent_task=args.agent_task,
+            agent_app=args.agent_app,
+            template_version=args.template_version,
+            max_examples=args.max_examples,
+            max_steps=args.max_steps,
+            phases=tuple(phase.strip() for phase in args.phases.split(",") if phase.strip()),
+            seed=args.seed,
+            advance=args.advance,
+        )
+        report = check.run_check(options)
+    except check.SchemathesisMissingError as error:
+        print(f"fakeserver: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"fakeserver check: {error}", file=sys.stderr)
+        return 2
+    print(report.render(), flush=True)
+    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ derived from them as always, and the clock carries on from the new state.
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from typing import Any
 
@@ -20,7 +21,8 @@ NO_SUCH_TASK = "No such task."
 
 
 def find_task(world: World, ref: str) -> Task:
-    """A live task by id, or by `owner/name`."""
+    """A live task by id, or by `owner/name` (`owner%2Fname` when the slash came URL-encoded)."""
+    ref = urllib.parse.unquote(ref)
     task: Task | None = None
     if "/" in ref:
         owner_name, _, name = ref.partition("/")
@@ -118,8 +120,9 @@ def derived(world: World, task: Task) -> dict[str, Any]:
     from fakeserver.serialize import task_json
 
     workspace = world.workspace_of(task)
+    step = lifecycle.next_step(world, workspace) if workspace is not None else None
     return {
         **task_json(world, task),
         "agentapi_status": "running" if fake_agent.is_busy(task) else "stable",
-        "in_motion": workspace is not None and lifecycle.next_step(world, workspace) is not None,
+        "in_motion": step is not None and step.due != fake_agent.NEVER,  # an agent working forever is not moving
     }

@@ -118,7 +118,8 @@ def current_state_of(workspace: Workspace | None, status: str) -> dict[str, Any]
         return None
     build = workspace.latest_build
     latest = workspace.app_statuses[-1] if workspace.app_statuses else None
-    if latest is not None and not (build.transition == "start" and latest.created_at < build.created_at):
+    # coderd shows it only if created strictly after a start build (`CreatedAt.After`): a tie is stale.
+    if latest is not None and (build.transition != "start" or latest.created_at > build.created_at):
         return state_entry(
             latest.created_at, "failed" if latest.state == "failure" else latest.state, latest.message, latest.uri
         )

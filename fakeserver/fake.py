@@ -50,6 +50,7 @@ class FakeCoder:
         clock: ClockMode = "manual",
         speed: float = 1.0,
         validate_responses: bool = True,
+        cors_origins: Sequence[str] | None = None,
     ) -> None:
         from fakeserver.app import api_operations, build_app  # app.py builds routes around this class
 
@@ -58,6 +59,7 @@ class FakeCoder:
         self.clock_mode: ClockMode = clock
         self.speed = speed
         self.validate_responses = validate_responses
+        self.cors_origins = cors_origins  # None: any localhost origin; empty: no CORS (see app.py)
         self.lock = threading.RLock()  # requests and direct calls may come from different threads
         self.world: World = build_world(self.fixtures, clock, speed)
         self.journal = Journal()
@@ -249,8 +251,10 @@ class FakeCoder:
         """The same as `client()`, for async tests."""
         import httpx
 
+        from fakeserver.transport import AsyncASGITransport
+
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
+            transport=AsyncASGITransport(app=self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
         )
 
     def _auth_headers(self, user: str | None) -> dict[str, str]:

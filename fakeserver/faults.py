@@ -11,10 +11,14 @@ from __future__ import annotations
 import itertools
 import random
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
+
+import jsonschema_rs
 
 from fakeserver.errors import ApiError, envelope
 from fakeserver.routing import CompiledOperation
+from fakeserver.spec import load_spec, spec_path
 from fakeserver.validation import ResponseValidationError
 
 STATUS_MESSAGES = {
@@ -94,6 +98,7 @@ class Faults:
 
     def add(self, operations: dict[str, CompiledOperation], spec: dict[str, Any]) -> Fault:
         """Check a fault against the spec and keep it. `spec` is the request's JSON body."""
+        _check_request(spec)  # HTTP bodies are checked already; `FakeCoder.fault(**options)` ones are not
         operation_id = str(spec["operation_id"])
         compiled = operations.get(operation_id)
         if compiled is None:
@@ -105,20 +110,21 @@ class Faults:
             _check_declared(compiled, status, body)
         elif body is not None:
             raise ApiError(400, "A fault body needs a status.")
-        latency = spec.get("latency_ms")
+        latency = _latency(spec.get("latency_ms"))
+        drop = bool(spec.get("drop", False))
+        if status is None and not drop and latency is None:
+            raise ApiError(400, "A fault needs a latency, a status or drop.")
         fault = Fault(
-            id=next(self._ids),
+            id=next(self._ids),  # drawn only once the fault is accepted: ids of kept faults run 1, 2, 3...
             operation_id=operation_id,
-            latency_ms=_latency(latency),
+            latency_ms=latency,
             status=status,
             body=body,
-            drop=bool(spec.get("drop", False)),
+            drop=drop,
             count=spec.get("count"),
             probability=spec.get("probability"),
             seed=int(spec.get("seed", 0)),
         )
-        if fault.status is None and not fault.drop and fault.latency_ms is None:
-            raise ApiError(400, "A fault needs a latency, a status or drop.")
         self._faults.append(fault)
         return fault
 
@@ -135,6 +141,20 @@ class Faults:
         before = len(self._faults)
         self._faults = [] if fault_id is None else [f for f in self._faults if f.id != fault_id]
         return before - len(self._faults)
+
+
+@cache
+def _request_schema() -> jsonschema_rs.Validator:
+    """`FaultRequest` of openapi/control.yaml: what `POST /__fake__/faults` accepts."""
+    schema = load_spec(spec_path("control.yaml")).document["components"]["schemas"]["FaultRequest"]
+    return jsonschema_rs.validator_for(schema)
+
+
+def _check_request(spec: dict[str, Any]) -> None:
+    error = next(iter(_request_schema().iter_errors(spec)), None)
+    if error is not None:
+        where = ".".join(str(part) for part in error.instance_path) or "(fault)"
+        raise ApiError(400, "Invalid fault.", f"{where}: {error.message}")
 
 
 def _latency(value: Any) -> tuple[float, float] | None:

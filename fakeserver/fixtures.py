@@ -127,12 +127,10 @@ def _read_cached(path: Path, mtime_ns: int, size: int) -> tuple[dict[str, Any], 
 def parse_fixture_text(text: str, name: str) -> tuple[dict[str, Any], Source]:
     """Parse and validate one document (YAML, or JSON, which is YAML too)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        reason = f"not valid YAML: {getattr(error, 'problem', None) or error}"
-        raise FixtureError(name, mark.line + 1 if mark else None, (), reason) from None
+        node = yaml.compose(text, Loader=_FAST_LOADER)  # one parse: lines from the nodes, values built from them
+        document = yaml.constructor.SafeConstructor().construct_document(node) if node is not None else None
+    except yaml.YAMLError:
+        raise _syntax_error(text, name) from None
     lines: dict[FixturePath, int] = {}
     if node is not None:
         _collect_lines(node, (), lines)
@@ -143,9 +141,34 @@ def parse_fixture_text(text: str, name: str) -> tuple[dict[str, Any], Source]:
         raise source.error((), "a fixture file is a mapping of sections (settings, users, templates, tasks...)")
     errors = list(_schema().iter_errors(document))
     if errors:
-        first = min(errors, key=lambda e: lines.get(tuple(e.instance_path), 0))
-        raise source.error(tuple(first.instance_path), _reason(first))
+        first = min(errors, key=lambda e: lines.get(_error_path(e), 0))
+        raise source.error(_error_path(first), _reason(first))
     return document, source
+
+
+def _syntax_error(text: str, name: str) -> FixtureError:
+    """The pure-Python parser's account of a syntax error: the same words wherever libyaml is or is not."""
+    try:
+        yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        reason = f"not valid YAML: {getattr(error, 'problem', None) or error}"
+        return FixtureError(name, mark.line + 1 if mark else None, (), reason)
+    return FixtureError(name, None, (), "not valid YAML")
+
+
+# libyaml's parser when PyYAML was built with it (tens of times faster), else the pure-Python one.
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _error_path(error: jsonschema_rs.ValidationError) -> FixturePath:
+    """Where the mistake is: for an unknown key, the key itself (its line, not its mapping's)."""
+    path: FixturePath = tuple(error.instance_path)
+    if type(error.kind).__name__ == "AdditionalProperties":
+        unexpected = error.kind.as_dict().get("unexpected", [])
+        if unexpected:
+            path = (*path, str(unexpected[0]))
+    return path
 
 
 def combine(documents: Iterable[tuple[dict[str, Any], Source]]) -> Fixtures:
@@ -196,14 +219,17 @@ def _reason(error: jsonschema_rs.ValidationError) -> str:
     kind = type(error.kind).__name__
     details = error.kind.as_dict()
     if kind == "AdditionalProperties":
-        unexpected = ", ".join(repr(name) for name in details.get("unexpected", []))
-        return f"unknown key {unexpected}"
+        names = details.get("unexpected", [])
+        unexpected = ", ".join(repr(name) for name in names)
+        return f"unknown key{'s' if len(names) > 1 else ''} {unexpected}"
     if kind == "Required":
         return f"missing required key {details['property']!r}"
     if kind == "Format" and details.get("format") == "uuid":
         return f"malformed UUID {error.instance!r}"
     if kind == "Format" and details.get("format") == "date-time":
         return f"malformed time {error.instance!r} (use RFC 3339, e.g. 2026-01-05T09:00:00Z)"
+    if kind == "Enum":  # every choice, not the validator's "or 4 other candidates"
+        return f"{error.instance!r} is not one of: {', '.join(str(option) for option in details['options'])}"
     if kind == "Pattern" or kind == "MaxLength":
         return f"{error.instance!r} is not a valid name (<= 32 letters, digits and single hyphens)"
     return error.message

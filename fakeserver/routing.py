@@ -31,6 +31,10 @@ from fakeserver.world import World
 
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
+    from fakeserver.faults import Fault
+
+
+_UNREAD = object()
 
 
 @dataclass
@@ -39,9 +43,21 @@ class Call:
 
     fake: FakeCoder
     params: dict[str, str]
-    body: Any
     principal: Principal
+    read_body: Callable[[], Any]
     task_id: str | None = None  # set when `{task}` resolves, for the journal
+    _body: Any = field(default=_UNREAD, repr=False)
+
+    @property
+    def body(self) -> Any:
+        """The request body, decoded and checked against the spec when the handler first asks.
+
+        coderd resolves `{user}` and `{task}` (404, 400) before it reads a body; a handler that
+        does the same first gets the same order of errors.
+        """
+        if self._body is _UNREAD:
+            self._body = self.read_body()
+        return self._body
 
     @property
     def world(self) -> World:
@@ -57,6 +73,7 @@ class Reply:
 
 
 Handler = Callable[[Call], Reply]
+Subject = Callable[[Call], object]
 
 
 @dataclass(frozen=True)
@@ -91,11 +108,17 @@ def check_bindings(spec: Spec, handlers: Mapping[str, Handler]) -> None:
 
 
 def build_routes(
-    compiled: Mapping[str, CompiledOperation], handlers: Mapping[str, Handler], fake: FakeCoder, journaled: bool
+    compiled: Mapping[str, CompiledOperation],
+    handlers: Mapping[str, Handler],
+    fake: FakeCoder,
+    journaled: bool,
+    subject: Subject | None = None,
 ) -> list[Route]:
+    """One route per path. `subject` finds the task a call is about (setting `call.task_id`) when a
+    fault answers in the handler's place."""
     by_path: dict[str, dict[str, OperationEndpoint]] = {}
     for operation_id, item in compiled.items():
-        endpoint = OperationEndpoint(item, handlers[operation_id], fake, journaled)
+        endpoint = OperationEndpoint(item, handlers[operation_id], fake, journaled, subject)
         for path in item.operation.full_paths:
             by_path.setdefault(path, {})[item.operation.method] = endpoint
     return [Route(path, PathEndpoint(methods), methods=None) for path, methods in by_path.items()]
@@ -124,13 +147,16 @@ class ConnectionDropped(Exception):
 
 
 class OperationEndpoint:
-    def __init__(self, compiled: CompiledOperation, handler: Handler, fake: FakeCoder, journaled: bool) -> None:
+    def __init__(
+        self, compiled: CompiledOperation, handler: Handler, fake: FakeCoder, journaled: bool, subject: Subject | None
+    ) -> None:
         self.operation = compiled.operation
         self._requests = compiled.requests
         self._responses = compiled.responses
         self._handler = handler
         self._fake = fake
         self._journaled = journaled  # the Coder API is journaled and can be faulted; the control plane is not
+        self._subject = subject
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -144,35 +170,48 @@ class OperationEndpoint:
             return DroppedConnection()
         injected = next((fault for fault in faults if fault.status is not None), None)
         with fake.lock:
-            call: Call | None = None
-            if injected is not None:
-                reply = Reply(injected.status or 500, injected.body)
-            else:
-                reply, call = self._run(request, raw_body)
+            reply, principal, call = self._run(request, raw_body, injected)
             if fake.validate_responses:
                 self._responses.check(reply.status, reply.body, reply.media_type)
             if self._journaled:
-                self._record(request, raw_body, call, reply, started)
+                self._record(request, raw_body, principal, call, reply, started)
         if reply.media_type is not None:
             return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
         return coder_json(reply.status, reply.body, reply.headers) if reply.body is not None else empty(reply.status)
 
-    def _run(self, request: Request, raw_body: bytes) -> tuple[Reply, Call | None]:
+    def _run(
+        self, request: Request, raw_body: bytes, injected: Fault | None
+    ) -> tuple[Reply, Principal | None, Call | None]:
+        """The answer, who asked and what they asked about. An injected fault answers instead of the
+        handler, but the caller and the task are still found, for the journal."""
         fake = self._fake
+        principal: Principal | None = None
         call: Call | None = None
         try:
             lifecycle.catch_up(fake.world)
             principal = authenticate(fake.world, self.operation.security, request)
             params = self._requests.parameters(request.path_params, request.query_params)
-            body = self._requests.body(raw_body)
-            call = Call(fake, params, body, principal)
-            return self._handler(call), call
+            call = Call(fake, params, principal, lambda: self._requests.body(raw_body))
+            if injected is None:
+                return self._handler(call), principal, call
+            if self._subject is not None:
+                self._subject(call)
         except ApiError as error:
-            return Reply(error.status, error.body(), error.headers), call
+            if injected is None:
+                return Reply(error.status, error.body(), error.headers), principal, call
+        assert injected is not None and injected.status is not None
+        return Reply(injected.status, injected.body), principal, call
 
-    def _record(self, request: Request, raw_body: bytes, call: Call | None, reply: Reply, started: float) -> None:
+    def _record(
+        self,
+        request: Request,
+        raw_body: bytes,
+        principal: Principal | None,
+        call: Call | None,
+        reply: Reply,
+        started: float,
+    ) -> None:
         fake = self._fake
-        principal = call.principal if call is not None else None
         task_id = call.task_id if call is not None else None
         if task_id is None and self.operation.operation_id == "createTask" and reply.status == 201:
             task_id = reply.body["id"]

@@ -6,8 +6,12 @@ from datetime import UTC, datetime
 
 
 def format_time(moment: datetime) -> str:
-    text = moment.astimezone(UTC).isoformat()
-    return text.replace("+00:00", "Z")
+    """Go's RFC3339Nano: the fraction of a second without trailing zeros, none when whole."""
+    utc = moment.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    if utc.microsecond:
+        text += f".{utc.microsecond:06d}".rstrip("0")
+    return text + "Z"
 
 
 def parse_time(text: str) -> datetime:

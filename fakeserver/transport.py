@@ -1,10 +1,13 @@
-"""A synchronous httpx transport that calls an ASGI app in-process.
+"""httpx transports that call an ASGI app in-process, as a socket would look to the client.
 
 httpx ships only an async ASGI transport, and Starlette's TestClient starts a
-thread portal for every request (milliseconds each). This adapter runs
-httpx's own `ASGITransport` on a private event loop in the caller's thread,
-which keeps a request in the tens of microseconds. Use `async_client()` from
-async code: a sync client cannot run inside a running event loop.
+thread portal for every request (milliseconds each). The sync transport here
+runs httpx's own `ASGITransport` on an event loop kept per thread, which keeps
+a request in the tens of microseconds. Use the async client from async code: a
+sync client cannot run inside a running event loop.
+
+A connection dropped by an injected fault surfaces as `httpx.RemoteProtocolError`,
+as it does over a real socket, so client retry code can be tested in-process.
 """
 
 from __future__ import annotations
@@ -14,12 +17,21 @@ import atexit
 import threading
 
 import httpx
-from starlette.types import ASGIApp
+
+from fakeserver.routing import ConnectionDropped
+
+
+class AsyncASGITransport(httpx.ASGITransport):
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except ConnectionDropped as error:
+            raise httpx.RemoteProtocolError(str(error), request=request) from error
 
 
 class SyncASGITransport(httpx.BaseTransport):
-    def __init__(self, app: ASGIApp, raise_app_exceptions: bool = True) -> None:
-        self._transport = httpx.ASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)
+    def __init__(self, app: object, raise_app_exceptions: bool = True) -> None:
+        self._transport = AsyncASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)  # type: ignore[arg-type]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         async_request = httpx.Request(

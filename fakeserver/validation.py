@@ -68,7 +68,7 @@ class RequestValidator:
         problems: list[tuple[Parameter, str, str]] = []  # (parameter, value, reason)
         for parameter, validator in self._parameters:
             source = path if parameter.location == "path" else query
-            value = source.get(parameter.name, "")
+            value = _first_value(source, parameter.name)
             if value == "":
                 if parameter.required:
                     problems.append((parameter, value, "required"))
@@ -105,22 +105,19 @@ class RequestValidator:
         return document
 
     def _body_error(self, body: RequestBody, document: Any) -> ApiError:
+        """The problem coderd would report first, without `validations` (its task bodies have no
+        `validate` tags): a decoder error, else the handler's own check (`x-coder-message`)."""
         assert self._body_schema is not None
-        validations: list[Validation] = []
-        message: str | None = None
-        detail = ""
-        for error in self._body_schema.iter_errors(document):
+        errors = list(self._body_schema.iter_errors(document))
+        decoder_error = next((error for error in errors if _kind(error) in _DECODER_ERROR_KINDS), None)
+        if decoder_error is not None:  # the decoder fails before any handler check runs
+            return ApiError(400, body.decode_message, decoder_error.message)
+        for error in errors:
             field = _field_name(error)
-            validations.append(Validation(field or "body", error.message))
-            if message is not None:
-                continue
             prop = self._body_properties.get(field, {}) if "." not in field else {}
-            if _kind(error) in _DECODER_ERROR_KINDS or "x-coder-message" not in prop:
-                message, detail = body.decode_message, error.message
-            else:
-                message = prop["x-coder-message"]
-                detail = prop.get("x-coder-detail", "")
-        return ApiError(400, message or body.decode_message, detail, validations)
+            if "x-coder-message" in prop:
+                return ApiError(400, prop["x-coder-message"], prop.get("x-coder-detail", ""))
+        return ApiError(400, body.decode_message, errors[0].message)
 
 
 class ResponseValidator:
@@ -155,6 +152,13 @@ class ResponseValidator:
         raise ResponseValidationError(self._operation_id, status, location, f"{error.message} (at {at})")
 
 
+def _first_value(values: Mapping[str, str], name: str) -> str:
+    """Go's `url.Values.Get`: the first of repeated values (a Starlette multi-dict's `get` gives the last)."""
+    getlist = getattr(values, "getlist", None)
+    found: list[str] = getlist(name) if getlist is not None else [values.get(name, "")]
+    return found[0] if found else ""
+
+
 def _first_error(validator: jsonschema_rs.Validator, value: str) -> str:
     return next(iter(validator.iter_errors(value))).message
 
@@ -171,15 +175,29 @@ def _field_name(error: jsonschema_rs.ValidationError) -> str:
 
 
 def _parameter_error(problems: list[tuple[Parameter, str, str]], unknown: list[str]) -> ApiError:
-    validations = [_parameter_validation(parameter, reason) for parameter, _, reason in problems]
-    validations += [Validation(name, f'Query param "{name}" is not a valid query param') for name in unknown]
-    for parameter, value, reason in problems:
-        if reason != "required" and parameter.message:
-            detail = (parameter.detail or "").replace("{value}", value)
-            return ApiError(400, parameter.message, detail, validations)
-    first_location = problems[0][0].location if problems else "query"
-    message = INVALID_PATH if first_location == "path" else INVALID_QUERY
-    return ApiError(400, message, "", validations)
+    """coderd's order: a bad path value, then the query parser's errors, then a bad query value.
+
+    A value the handler checks itself (`x-coder-message`) gets that message and detail alone;
+    the parser's errors come as `validations`.
+    """
+    path_problems = [problem for problem in problems if problem[0].location == "path"]
+    if path_problems:
+        parameter, value, _ = path_problems[0]
+        if parameter.message:
+            return _handler_check_error(parameter, value)
+        return ApiError(400, INVALID_PATH, "", [_parameter_validation(p, reason) for p, _, reason in path_problems])
+    parser_problems = [(p, reason) for p, _, reason in problems if reason == "required" or not p.message]
+    if parser_problems or unknown:
+        validations = [_parameter_validation(parameter, reason) for parameter, reason in parser_problems]
+        validations += [Validation(name, f'Query param "{name}" is not a valid query param') for name in unknown]
+        return ApiError(400, INVALID_QUERY, "", validations)
+    parameter, value, _ = problems[0]
+    return _handler_check_error(parameter, value)
+
+
+def _handler_check_error(parameter: Parameter, value: str) -> ApiError:
+    assert parameter.message is not None
+    return ApiError(400, parameter.message, (parameter.detail or "").replace("{value}", value))
 
 
 def _parameter_validation(parameter: Parameter, reason: str) -> Validation:

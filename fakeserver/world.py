@@ -68,7 +68,8 @@ class World:
         self.clock = clock
         self.timings = timings or Timings()
         self.seed = seed
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # ids only: a restored world then draws the same next ids
+        self.name_rng = random.Random(f"task names {seed}")  # suffixes of generated task names
         self._used_ids: set[str] = set()
         self.organizations: dict[str, Organization] = {}
         self.users: dict[str, User] = {}

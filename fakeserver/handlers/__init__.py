@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from fakeserver.handlers import agents, tasks
-from fakeserver.routing import Handler
+from fakeserver.routing import Call, Handler
 
 API_HANDLERS: dict[str, Handler] = {**tasks.HANDLERS, **agents.HANDLERS}
+
+
+def call_subject(call: Call) -> None:
+    """Find the task a call is about (`call.task_id`) without acting: for the journal, when an
+    injected fault answers in the handler's place. A task that cannot be found stays unknown."""
+    if call.principal.user is not None and "task" in call.params:
+        tasks.resolve_task(call)
+    elif call.principal.workspace is not None:
+        call.task_id = call.principal.workspace.task_id

@@ -17,6 +17,7 @@ def upload_task_log_snapshot(call: Call) -> Reply:
     task = call.world.live_task(call.params["task"].lower())
     if task is None or workspace is None or task.workspace_id != workspace.id:
         raise not_found()
+    call.task_id = task.id
     body: dict[str, Any] = call.body
     if body.get("messages") is None:
         raise ApiError(400, "Invalid agentapi payload structure.", 'Missing required "messages" field.')
@@ -28,6 +29,7 @@ def patch_app_status(call: Call) -> Reply:
     """What an agent reports about its app; the latest report is the task's `current_state`."""
     agent, workspace = call.principal.agent, call.principal.workspace
     assert agent is not None and workspace is not None, "agent operations authenticate an agent"
+    call.task_id = workspace.task_id
     body: dict[str, Any] = call.body
     slug = body["app_slug"]
     if agent.app.slug != slug:

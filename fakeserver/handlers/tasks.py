@@ -57,6 +57,7 @@ def resolve_task(call: Call) -> Task:
         task = call.world.task_by_name(owner.id, value)
     if task is None or not can_read(caller, task):
         raise not_found()
+    call.task_id = task.id
     return task
 
 
@@ -110,8 +111,8 @@ def _owner_and_org_match(task: Task, task_filter: TaskFilter) -> bool:
 def create_task(call: Call) -> Reply:
     world = call.world
     caller = caller_of(call)
+    owner = resolve_user(call)  # coderd's middleware resolves {user} before the body is read
     body: dict[str, Any] = call.body
-    owner = resolve_user(call)
     version = _visible_version(world, caller, str(body["template_version_id"]))
     if not version.has_ai_task:
         raise ApiError(400, 'Template does not have a valid "coder_ai_task" resource.')
@@ -123,14 +124,14 @@ def create_task(call: Call) -> Reply:
         raise ApiError(400, "Display name must be 64 characters or less.")
     prompt = str(body.get("input") or "")
     if not name or not display_name:
-        generated_name, generated_display_name = generate_task_name(prompt, world.rng)
+        generated_name, generated_display_name = generate_task_name(prompt, world.name_rng)
         name = name or generated_name
         display_name = display_name or generated_display_name
     if owner.id != caller.id and not caller.is_owner:
         raise ApiError(403, "Unauthorized to create workspace.")
     template = world.templates[version.template_id]
-    preset_id = _preset_id(world, version, body.get("template_version_preset_id"))
     _check_can_build(world, owner, template, version, name)
+    preset_id = _preset_id(world, version, body.get("template_version_preset_id"))  # the builder's check: last
     task = Task(
         id=world.new_id(),
         organization_id=version.organization_id,
@@ -169,8 +170,8 @@ def _check_can_build(world: World, owner: User, template: Template, version: Tem
         raise ApiError(
             400, f'Template "{template.name}" has been deprecated, and cannot be used to create a new workspace.'
         )
-    if version.archived:
-        raise ApiError(400, "Archived template versions cannot be used to make a workspace.")
+    if version.archived:  # coderd answers this one with a 500, oddly
+        raise ApiError(500, "Archived template versions cannot be used to make a workspace.")
     taken = any(
         ws.owner_id == owner.id and not ws.deleted and ws.name.lower() == name.lower()
         for ws in world.workspaces.values()
@@ -182,9 +183,14 @@ def _check_can_build(world: World, owner: User, template: Template, version: Tem
             validations=[Validation("name", "This value is already in use and should be unique.")],
         )
     if version.job_status in ("pending", "running"):
-        raise ApiError(406, "The provided template version is pending import.")
-    if version.job_status != "succeeded":
-        raise ApiError(400, "The provided template version has failed to import.")
+        state = version.job_status
+        raise ApiError(406, f"The provided template version is {state}. Wait for it to complete importing!")
+    if version.job_status != "succeeded":  # the fake keeps no import error text: coderd's would follow the colon
+        raise ApiError(
+            400,
+            f'The provided template version "{version.name}" has failed to import: "". '
+            "You cannot build workspaces with it!",
+        )
 
 
 # one task
@@ -208,6 +214,7 @@ def delete_task(call: Call) -> Reply:
 
 def update_task_input(call: Call) -> Reply:
     task = resolve_task(call)
+    text: str = call.body["input"]  # its checks come before the status check, as in coderd
     status = derive.status_of(call.world.workspace_of(task))
     if status != "paused":
         raise ApiError(
@@ -215,18 +222,19 @@ def update_task_input(call: Call) -> Reply:
             "Unable to update task input, task must be paused.",
             "Please stop the task's workspace before updating the input.",
         )
-    task.prompt = call.body["input"]
+    task.prompt = text
     return Reply(204)
 
 
 def send_task_input(call: Call) -> Reply:
     task = resolve_task(call)
+    text: str = call.body["input"]  # an empty input is refused before the status gate, as in coderd
     workspace = call.world.workspace_of(task)
     _require_active(derive.status_of(workspace), "send messages")
     agent_workspace = _reachable_agent(task, workspace)
     if fake_agent.is_busy(task):
         raise ApiError(409, "Task app is not ready to accept input.", "Status: running")
-    fake_agent.receive(call.world, task, agent_workspace[1], agent_workspace[0], call.body["input"])
+    fake_agent.receive(call.world, task, agent_workspace[1], agent_workspace[0], text)
     call.world.in_motion.add(agent_workspace[1].id)
     return Reply(204)
 

@@ -1,0 +1,188 @@
+"""Contract conformance: Schemathesis against the fake, in-process and over HTTP.
+
+The CI-sized run uses a fixed seed and example count; a longer one is
+`FAKESERVER_FUZZ_EXAMPLES=500 python -m pytest tests/test_conformance.py -s`
+(`-s` prints the report). The configuration itself lives in fakeserver/check.py,
+shared with `fakeserver check`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from fakeserver.check import CHECKS, PHASES, CheckOptions, CheckReport, max_examples_from_env, run_check
+from fakeserver.cli import main
+from fakeserver.fake import FakeCoder
+from fakeserver.spec import load_spec, spec_path
+
+AI_VERSION_ID = "0ba39c92-1f1b-4c32-aa3e-9925d7713eb1"
+
+
+def spec_operations() -> set[str]:
+    """Every operation of the API spec, labelled as Schemathesis labels them ("GET /tasks")."""
+    return {f"{op.method} {op.path}" for op in load_spec(spec_path("coder-tasks.yaml")).operations}
+
+
+def answered_2xx(report: CheckReport) -> set[str]:
+    return {operation for (_, operation, status) in report.responses if 200 <= status < 300}
+
+
+def test_the_fake_conforms_to_its_spec() -> None:
+    """Every phase, every check, every operation: no failure, and not only refusals.
+
+    One test rather than several sharing a fixture: the run is the expensive part, and
+    pytest-xdist would repeat a shared fixture on each worker.
+    """
+    report = run_check(CheckOptions(max_examples=max_examples_from_env()))
+    print(report.render())
+    assert report.options.phases == PHASES
+    assert len(CHECKS) == 14  # every check Schemathesis has, object-level authorization included
+    assert report.ok, report.render()
+    assert not report.notes, report.notes  # no "no agent token" or "no peer token" caveat
+
+    for phase in PHASES:
+        assert report.requests[phase] > 0, phase
+    assert {operation for (_, operation, _) in report.responses} == spec_operations()
+    # Not only refusals: the member creates, reads, sends to, pauses and deletes tasks, and the agent
+    # token is accepted. Resume and input need a paused task first, which only some sequences reach
+    # (Schemathesis' choices vary between processes with Python's hash seed): they are not required.
+    sequence_dependent = {"POST /tasks/{user}/{task}/resume", "PATCH /tasks/{user}/{task}/input"}
+    assert spec_operations() - sequence_dependent <= answered_2xx(report), report.render()
+
+    chain = report.longest_chain  # one task, several operations in a row
+    assert len(chain) >= 4, chain
+    changes = {"POST /tasks/{user}/{task}/pause", "POST /tasks/{user}/{task}/resume", "POST /tasks/{user}/{task}/send"}
+    assert changes & set(chain), chain
+
+
+def test_a_server_error_is_reported_as_a_failure() -> None:
+    """The harness fails when the server misbehaves: here every list answers 500."""
+    fake = FakeCoder()
+    with fake.client() as control:
+        added = control.post("/__fake__/faults", json={"operation_id": "listTasks", "status": 500})
+        assert added.status_code == 201, added.text
+    result = run_check(CheckOptions(max_examples=3, phases=("examples", "coverage")), fake=fake)
+    assert not result.ok
+    failed = {(finding.operation, finding.check) for finding in result.findings}
+    assert ("GET /tasks", "not_a_server_error") in failed
+    assert "FAILED" in result.render()
+
+
+def test_a_response_that_breaks_the_schema_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakeserver.handlers import API_HANDLERS
+    from fakeserver.routing import Call, Reply
+
+    def get_task_without_status(call: Call) -> Reply:
+        reply = original(call)
+        if reply.status == 200:
+            reply.body = {key: value for key, value in reply.body.items() if key != "status"}
+        return reply
+
+    original = API_HANDLERS["getTask"]
+    monkeypatch.setitem(API_HANDLERS, "getTask", get_task_without_status)
+    fake = FakeCoder(validate_responses=False)  # the fake's own guard would raise first
+    result = run_check(CheckOptions(max_examples=5, phases=("examples", "fuzzing")), fake=fake)
+    failed = {(finding.operation, finding.check) for finding in result.findings}
+    assert ("GET /tasks/{user}/{task}", "response_schema_conformance") in failed
+
+
+# The command.
+
+
+def test_check_command_in_process(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["check", "--max-examples", "3", "--phases", "examples,coverage,stateful", "--seed", "7"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "fakeserver check: in-process fake" in out
+    assert "seed 7" in out
+    assert "OK: no failures" in out
+
+
+def test_check_command_refuses_an_unknown_phase(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "--phases", "examples,chaos"]) == 2
+    assert "unknown phase(s): chaos" in capsys.readouterr().err
+
+
+def test_check_command_explains_how_to_install_schemathesis(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "schemathesis", None)  # makes `import schemathesis` fail
+    assert main(["check", "--max-examples", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'fakeserver[test]'" in err
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served() -> Iterator[str]:
+    """`fakeserver serve` in a subprocess on a free loopback port, with a manual clock."""
+    port = free_port()
+    command = [sys.executable, "-m", "fakeserver", "serve", "--port", str(port), "--clock", "manual"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{url}/__fake__/clock", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"fakeserver serve did not start: {process.stderr.read() if process.stderr else ''}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def agent_of_new_task(url: str) -> tuple[str, str, str]:
+    """As the admin: a task, its first build run through the control plane's clock, and its agent."""
+    admin = {"Coder-Session-Token": "admin-token"}
+    created = httpx.post(f"{url}/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID}, headers=admin)
+    assert created.status_code == 201, created.text
+    task_id = created.json()["id"]
+    assert httpx.post(f"{url}/__fake__/clock/advance", json={"seconds": 60}).status_code == 200
+    agent = httpx.get(f"{url}/__fake__/tasks/{task_id}/agent")
+    assert agent.status_code == 200, agent.text
+    return task_id, agent.json()["agent_token"], agent.json()["app_slug"]
+
+
+def test_check_command_against_a_served_fake(served: str, capsys: pytest.CaptureFixture[str]) -> None:
+    task_id, agent_token, app_slug = agent_of_new_task(served)
+    argv = ["check", "--url", served, "--token", "alice-token", "--peer-token", "bob-token"]
+    argv += ["--agent-token", agent_token, "--agent-task", task_id, "--agent-app", app_slug]
+    argv += ["--template-version", AI_VERSION_ID, "--advance", "5", "--max-examples", "3"]
+    code = main(argv)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"fakeserver check: {served}" in out
+    assert "PATCH /workspaceagents/me/app-status" in out
+    assert "OK: no failures" in out
+
+
+def test_check_command_exits_non_zero_on_failures(served: str, capsys: pytest.CaptureFixture[str]) -> None:
+    fault = httpx.post(f"{served}/__fake__/faults", json={"operation_id": "listTasks", "status": 500})
+    assert fault.status_code == 201, fault.text
+    code = main(["check", "--url", served, "--phases", "examples", "--max-examples", "2"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "GET /tasks" in out and "not_a_server_error" in out
+    assert "FAILED" in out

@@ -1,0 +1,311 @@
+"""Fixture files: every mistake is reported as `file:line: path: reason` (by the CLI without a traceback),
+and good files build the world they describe."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import SETTLE, free_port, stop, wait_until_up
+
+from fakeserver.fake import FakeCoder
+from fakeserver.fixtures import FixtureError, default_fixture_path
+
+USERS = """\
+users:
+  - username: alice
+    tokens: [alice-token]
+"""
+TEMPLATE = """\
+templates:
+  - name: claude-code
+    versions:
+      - name: v1
+"""
+
+# (file content, line, path, reason)
+BAD_FILES = {
+    "unknown-key": (
+        USERS + "    nickname: ally\n",
+        4,
+        "users[0].nickname",
+        "unknown key 'nickname'",
+    ),
+    "wrong-type": (
+        "settings:\n  seed: forty-two\n",
+        2,
+        "settings.seed",
+        '"forty-two" is not of type "integer"',
+    ),
+    "wrong-enum": (
+        USERS + TEMPLATE + "tasks:\n  - owner: alice\n    status: sleeping\n",
+        10,
+        "tasks[0].status",
+        "'sleeping' is not one of: pending, initializing, active, paused, error, unknown",
+    ),
+    "dangling-owner": (
+        USERS + TEMPLATE + "tasks:\n  - owner: zed\n    prompt: hi\n",
+        9,
+        "tasks[0].owner",
+        "no user 'zed'",
+    ),
+    "dangling-template": (
+        USERS + TEMPLATE + "tasks:\n  - owner: alice\n    template: nope\n",
+        10,
+        "tasks[0].template",
+        "no template named 'nope'",
+    ),
+    "duplicate-username": (
+        USERS + "  - username: Alice\n",
+        4,
+        "users[1].username",
+        "duplicate username 'Alice'",
+    ),
+    "duplicate-task-name": (
+        USERS + TEMPLATE + "tasks:\n  - owner: alice\n    name: fix-it\n  - owner: alice\n    name: FIX-IT\n",
+        12,
+        "tasks[1].name",
+        "alice already has a task named 'FIX-IT'",
+    ),
+    "malformed-uuid": (
+        "users:\n  - username: alice\n    id: 1234-not-a-uuid\n",
+        3,
+        "users[0].id",
+        "malformed UUID '1234-not-a-uuid'",
+    ),
+    "invalid-yaml": (
+        "users:\n  - username: alice\n   tokens: [x]\n",
+        3,
+        "(document)",
+        "not valid YAML: expected <block end>, but found '<block mapping start>'",
+    ),
+    "not-a-mapping": (
+        "- alice\n- bob\n",
+        1,
+        "(document)",
+        "a fixture file is a mapping of sections (settings, users, templates, tasks...)",
+    ),
+    "status-and-workspace": (
+        USERS
+        + TEMPLATE
+        + "tasks:\n  - owner: alice\n    status: active\n"
+        + "    workspace: {builds: [{transition: start, job: {status: succeeded}}]}\n",
+        10,
+        "tasks[0].status",
+        "a task has either a `status` or a `workspace`, not both",
+    ),
+}
+
+
+def write(tmp_path: Path, name: str, content: str) -> Path:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_fake_coder_reports_file_line_path_and_reason(tmp_path: Path, case: str) -> None:
+    content, line, path, reason = BAD_FILES[case]
+    file = write(tmp_path, f"{case}.yaml", content)
+    with pytest.raises(FixtureError) as raised:
+        FakeCoder([file])
+    error = raised.value
+    assert (error.file, error.line, error.reason) == (str(file), line, reason)
+    assert str(error) == f"{file}:{line}: {path}: {reason}"
+
+
+@pytest.mark.parametrize("case", ["unknown-key", "dangling-owner", "duplicate-task-name", "invalid-yaml"])
+def test_serve_prints_the_error_and_exits_non_zero(tmp_path: Path, case: str) -> None:
+    content, line, path, reason = BAD_FILES[case]
+    write(tmp_path, "bad.yaml", content)
+    result = serve(tmp_path, "--fixtures", "bad.yaml")
+    assert result.returncode == 2
+    assert result.stderr == f"fakeserver: bad fixture file: bad.yaml:{line}: {path}: {reason}\n"
+    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout == ""
+
+
+def test_serve_names_the_file_that_is_wrong(tmp_path: Path) -> None:
+    write(tmp_path, "good.yaml", USERS + TEMPLATE)
+    write(tmp_path, "more.yaml", "tasks:\n  - owner: zed\n")
+    result = serve(tmp_path, "--fixtures", "good.yaml", "--fixtures", "more.yaml")
+    assert result.returncode == 2
+    assert result.stderr == "fakeserver: bad fixture file: more.yaml:2: tasks[0].owner: no user 'zed'\n"
+
+
+def test_serve_with_a_missing_file(tmp_path: Path) -> None:
+    result = serve(tmp_path, "--fixtures", "missing.yaml")
+    assert result.returncode == 2
+    assert result.stderr.startswith("fakeserver: bad fixture file: missing.yaml: (document): cannot read the file")
+    assert "Traceback" not in result.stderr
+
+
+def serve(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "fakeserver", "serve", "--port", "0", *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_a_later_file_refers_to_an_earlier_one(tmp_path: Path) -> None:
+    extra = write(
+        tmp_path,
+        "extra.yaml",
+        "tasks:\n  - owner: alice\n    name: extra-task\n    template: claude-code\n    status: paused\n",
+    )
+    fake = FakeCoder([default_fixture_path(), extra])
+    with fake.client("alice") as alice:
+        names = [task["name"] for task in alice.get("/api/v2/tasks").json()["tasks"]]
+        assert names == ["extra-task", "broken-build", "write-docs", "fix-login-bug"]
+        assert alice.get("/api/v2/tasks/me/extra-task").json()["status"] == "paused"
+
+
+def test_serve_adds_the_tasks_of_a_second_file(tmp_path: Path) -> None:
+    write(tmp_path, "extra.yaml", "tasks:\n  - owner: bob\n    name: from-second-file\n    status: paused\n")
+    port = free_port()
+    command = [sys.executable, "-m", "fakeserver", "serve", "--port", str(port), "--clock", "manual"]
+    default = str(default_fixture_path())
+    process = subprocess.Popen(
+        [*command, "--fixtures", default, "--fixtures", "extra.yaml"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until_up(process, f"http://127.0.0.1:{port}")
+        headers = {"Coder-Session-Token": "bob-token"}
+        response = httpx.get(f"http://127.0.0.1:{port}/api/v2/tasks", headers=headers, timeout=10.0)
+    finally:
+        stop(process)
+    names = [(task["name"], task["status"]) for task in response.json()["tasks"]]
+    assert names == [
+        ("from-second-file", "paused"),
+        ("lost-agent", "unknown"),
+        ("refactor-api", "initializing"),
+        ("add-dark-mode", "pending"),
+    ]
+
+
+def test_an_error_in_the_second_file_names_it(tmp_path: Path) -> None:
+    extra = write(tmp_path, "extra.yaml", "users:\n  - username: bob\n")
+    with pytest.raises(FixtureError) as raised:
+        FakeCoder([default_fixture_path(), extra])
+    assert str(raised.value) == f"{extra}:2: users[0].username: duplicate username 'bob'"
+
+
+# status shortcuts
+
+STATUSES = ("pending", "initializing", "active", "paused", "error", "unknown")
+
+
+@pytest.fixture
+def by_status(tmp_path: Path) -> FakeCoder:
+    tasks = "".join(
+        f"  - owner: alice\n    name: {status}-task\n    prompt: Be {status}.\n    status: {status}\n"
+        for status in STATUSES
+    )
+    return FakeCoder([write(tmp_path, "statuses.yaml", USERS + TEMPLATE + "tasks:\n" + tasks)])
+
+
+@pytest.mark.parametrize("status", STATUSES)
+def test_each_status_shortcut_yields_that_status(by_status: FakeCoder, status: str) -> None:
+    with by_status.client("alice") as alice:
+        task = alice.get(f"/api/v2/tasks/me/{status}-task").json()
+    assert task["status"] == status
+    assert task["initial_prompt"] == f"Be {status}."
+
+
+@pytest.mark.parametrize(
+    ("status", "later"),
+    [
+        ("pending", "active"),
+        ("initializing", "active"),
+        ("active", "active"),
+        ("paused", "paused"),
+        ("error", "error"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_status_shortcuts_carry_on_consistently(by_status: FakeCoder, status: str, later: str) -> None:
+    by_status.advance(SETTLE)
+    with by_status.client("alice") as alice:
+        assert alice.get(f"/api/v2/tasks/me/{status}-task").json()["status"] == later
+
+
+def test_status_defaults_to_active(tmp_path: Path) -> None:
+    fake = FakeCoder([write(tmp_path, "plain.yaml", USERS + TEMPLATE + "tasks:\n  - owner: alice\n    name: t\n")])
+    with fake.client("alice") as alice:
+        assert alice.get("/api/v2/tasks/me/t").json()["status"] == "active"
+
+
+# an explicit workspace
+
+EXPLICIT = (
+    "settings:\n  clock_start: '2026-01-05T08:30:01Z'\n"
+    + USERS
+    + TEMPLATE
+    + """\
+tasks:
+  - owner: alice
+    id: 77777777-7777-4777-8777-777777777777
+    name: explicit
+    display_name: Taken as written
+    template: claude-code
+    prompt: Do it exactly so.
+    created_at: '2026-01-05T08:00:00Z'
+    workspace:
+      id: 88888888-8888-4888-8888-888888888888
+      name: explicit-ws
+      updated_at: '2026-01-05T08:30:00Z'
+      builds:
+        - transition: start
+          created_at: '2026-01-05T08:00:00Z'
+          job: {status: succeeded}
+          agent:
+            id: 99999999-9999-4999-8999-999999999999
+            lifecycle: ready
+            app: {id: aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa, health: healthy}
+        - transition: stop
+          reason: task_manual_pause
+          created_at: '2026-01-05T08:30:00Z'
+          job: {status: running, started_at: '2026-01-05T08:30:01Z'}
+      app_statuses:
+        - state: complete
+          message: All done
+          created_at: '2026-01-05T08:20:00Z'
+"""
+)
+
+
+@pytest.fixture
+def explicit(tmp_path: Path) -> httpx.Client:
+    return FakeCoder([write(tmp_path, "explicit.yaml", EXPLICIT)]).client("alice")
+
+
+def test_an_explicit_workspace_is_taken_as_written(explicit: httpx.Client) -> None:
+    task = explicit.get("/api/v2/tasks/me/explicit").json()
+    assert {key: task[key] for key in ("id", "workspace_id", "workspace_name", "display_name")} == {
+        "id": "77777777-7777-4777-8777-777777777777",
+        "workspace_id": "88888888-8888-4888-8888-888888888888",
+        "workspace_name": "explicit-ws",
+        "display_name": "Taken as written",
+    }
+    assert (task["status"], task["workspace_status"], task["workspace_build_number"]) == ("unknown", "stopping", 2)
+    assert (task["created_at"], task["updated_at"]) == ("2026-01-05T08:00:00Z", "2026-01-05T08:30:00Z")
+    assert task["workspace_agent_id"] is None  # the stop build links no agent
+    assert task["current_state"] == {
+        "timestamp": "2026-01-05T08:20:00Z",
+        "state": "complete",
+        "message": "All done",
+        "uri": "",
+    }
+
+
+def test_an_explicit_workspace_moves_on_from_where_it_is(tmp_path: Path) -> None:
+    fake = FakeCoder([write(tmp_path, "explicit.yaml", EXPLICIT)])
+    fake.advance(SETTLE)
+    with fake.client("alice") as alice:
+        task = alice.get("/api/v2/tasks/me/explicit").json()
+    assert (task["status"], task["workspace_status"]) == ("paused", "stopped")
