@@ -109,9 +109,10 @@ class RequestValidator:
         `validate` tags): a decoder error, else the handler's own check (`x-coder-message`)."""
         assert self._body_schema is not None
         errors = list(self._body_schema.iter_errors(document))
-        decoder_error = next((error for error in errors if _kind(error) in _DECODER_ERROR_KINDS), None)
-        if decoder_error is not None:  # the decoder fails before any handler check runs
-            return ApiError(400, body.decode_message, decoder_error.message)
+        decoder_errors = [error for error in errors if _kind(error) in _DECODER_ERROR_KINDS]
+        if decoder_errors:  # the decoder fails before any handler check runs; `validations` name the fields
+            validations = [Validation(_field_name(error) or "body", error.message) for error in decoder_errors]
+            return ApiError(400, body.decode_message, decoder_errors[0].message, validations)
         for error in errors:
             field = _field_name(error)
             prop = self._body_properties.get(field, {}) if "." not in field else {}

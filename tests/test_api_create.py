@@ -299,7 +299,7 @@ def test_template_version_that_is_not_a_uuid(alice: httpx.Client, version_id: ob
     body = response.json()
     assert body["message"] == "Request body must be valid JSON."
     assert body["detail"]
-    assert set(body) == {"message", "detail"}
+    assert [v["field"] for v in body["validations"]] == ["template_version_id"]
 
 
 @pytest.mark.parametrize("version_id", [PLAIN_VERSION_ID, NULL_AI_TASK_ID])
