@@ -33,7 +33,7 @@ from fakeserver.models import (
     User,
     Workspace,
 )
-from fakeserver.names import generate_task_name
+from fakeserver.names import complete_names
 from fakeserver.timefmt import parse_time
 from fakeserver.world import Timings, World
 
@@ -203,10 +203,9 @@ class _Builder:
         version = self.version_of(entry)
         created_at = self.time(entry, entry.get("created_at"), default_created_at, "created_at")
         prompt = entry.get("prompt", "")
-        name, display_name = entry.get("name"), entry.get("display_name")
-        if not name or not display_name:
-            generated = generate_task_name(prompt, world.name_rng)
-            name, display_name = name or generated[0], display_name or generated[1]
+        name, display_name = complete_names(
+            entry.get("name", ""), entry.get("display_name", ""), prompt, world.name_rng
+        )
         if world.task_by_name(owner.id, name) is not None:
             raise entry.error(f"{owner.username} already has a task named {name!r}", "name")
         task = Task(
@@ -295,8 +294,8 @@ def _message(index: int, raw: dict[str, Any], time: datetime) -> Message:
     return Message(id=raw.get("id", index), role=raw["role"], content=raw["content"], time=time)
 
 
-class _StatusWorkspace:
-    """Builds, job, agent and app that make coderd derive the declared status."""
+class _WorkspaceMaker:
+    """What both ways of declaring a task's workspace work from."""
 
     def __init__(self, builder: _Builder, entry: Entry, task: Task, version: TemplateVersion, owner: User) -> None:
         self.builder = builder
@@ -305,6 +304,10 @@ class _StatusWorkspace:
         self.task = task
         self.version = version
         self.owner = owner
+
+
+class _StatusWorkspace(_WorkspaceMaker):
+    """Builds, job, agent and app that make coderd derive the declared status."""
 
     def build(self, status: str) -> Workspace:
         task, world = self.task, self.world
@@ -403,16 +406,8 @@ class _StatusWorkspace:
         )
 
 
-class _ExplicitWorkspace:
+class _ExplicitWorkspace(_WorkspaceMaker):
     """A workspace written out record by record, as the state export writes it."""
-
-    def __init__(self, builder: _Builder, entry: Entry, task: Task, version: TemplateVersion, owner: User) -> None:
-        self.builder = builder
-        self.world = builder.world
-        self.entry = entry
-        self.task = task
-        self.version = version
-        self.owner = owner
 
     def build(self) -> Workspace:
         raw = self.entry.data["workspace"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 JobStatus = Literal["pending", "running", "succeeded", "failed", "canceling", "canceled"]
 Transition = Literal["start", "stop", "delete"]
@@ -27,20 +27,10 @@ AppHealth = Literal["disabled", "initializing", "healthy", "unhealthy"]
 AppState = Literal["working", "idle", "complete", "failure"]
 Role = Literal["user", "agent"]
 
-JOB_STATUSES: tuple[JobStatus, ...] = ("pending", "running", "succeeded", "failed", "canceling", "canceled")
-LIFECYCLES: tuple[Lifecycle, ...] = (
-    "created",
-    "starting",
-    "start_timeout",
-    "start_error",
-    "ready",
-    "shutting_down",
-    "shutdown_timeout",
-    "shutdown_error",
-    "off",
-)
-APP_HEALTHS: tuple[AppHealth, ...] = ("disabled", "initializing", "healthy", "unhealthy")
-APP_STATES: tuple[AppState, ...] = ("working", "idle", "complete", "failure")
+JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
+LIFECYCLES: tuple[Lifecycle, ...] = get_args(Lifecycle)
+APP_HEALTHS: tuple[AppHealth, ...] = get_args(AppHealth)
+APP_STATES: tuple[AppState, ...] = get_args(AppState)
 
 
 @dataclass(slots=True)

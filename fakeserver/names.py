@@ -61,6 +61,14 @@ def name_error(name: str) -> str | None:
     return None
 
 
+def complete_names(name: str, display_name: str, prompt: str, rng: random.Random) -> tuple[str, str]:
+    """The given name and display name, each generated from the prompt when it is empty."""
+    if name and display_name:
+        return name, display_name
+    generated_name, generated_display_name = generate_task_name(prompt, rng)
+    return name or generated_name, display_name or generated_display_name
+
+
 def generate_task_name(prompt: str, rng: random.Random) -> tuple[str, str]:
     """(name, display_name) derived from the prompt, as coderd/taskname does without an LLM."""
     stem = _name_stem_from_prompt(prompt)

@@ -14,7 +14,7 @@ from fakeserver import agent as fake_agent
 from fakeserver import derive
 from fakeserver.errors import ApiError, Validation, not_found
 from fakeserver.models import Task, Template, TemplateVersion, User, Workspace
-from fakeserver.names import DISPLAY_NAME_MAX_BYTES, generate_task_name, name_error
+from fakeserver.names import DISPLAY_NAME_MAX_BYTES, complete_names, name_error
 from fakeserver.query import QueryError, TaskFilter, go_quote, parse_task_filter
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.serialize import build_json, log_entry_json, task_json
@@ -123,10 +123,7 @@ def create_task(call: Call) -> Reply:
     if len(display_name.encode("utf-8")) > DISPLAY_NAME_MAX_BYTES:
         raise ApiError(400, "Display name must be 64 characters or less.")
     prompt = str(body.get("input") or "")
-    if not name or not display_name:
-        generated_name, generated_display_name = generate_task_name(prompt, world.name_rng)
-        name = name or generated_name
-        display_name = display_name or generated_display_name
+    name, display_name = complete_names(name, display_name, prompt, world.name_rng)
     if owner.id != caller.id and not caller.is_owner:
         raise ApiError(403, "Unauthorized to create workspace.")
     template = world.templates[version.template_id]
