@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -10,6 +11,8 @@ from fakeserver.cors import describe as describe_cors
 from fakeserver.cors import parse_origin
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError
+from fakeserver.routing import ConnectionDropped
+from fakeserver.server import listening_socket
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -79,11 +82,22 @@ def serve_command(args: argparse.Namespace) -> int:
     except FixtureError as error:
         print(f"fakeserver: bad fixture file: {error}", file=sys.stderr)
         return 2
-    print(banner(fake, args.host, args.port), flush=True)
+    try:  # bound here, so that --port 0 prints the port the system chose
+        sock = listening_socket(args.host, args.port)
+    except OSError as error:
+        print(f"fakeserver: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
+        return 2
+    print(banner(fake, args.host, sock.getsockname()[1]), flush=True)
     if args.reload:
         start_reloading(fake, watched=bool(args.fixtures))
-    uvicorn.run(fake.app, host=args.host, port=args.port, log_level="warning")
+    logging.getLogger("uvicorn.error").addFilter(quiet_dropped_connections)
+    uvicorn.Server(uvicorn.Config(fake.app, log_level="warning")).run(sockets=[sock])
     return 0
+
+
+def quiet_dropped_connections(record: logging.LogRecord) -> bool:
+    """A connection cut by an injected fault is the fault working, not an error worth a traceback."""
+    return not (record.exc_info and isinstance(record.exc_info[1], ConnectionDropped))
 
 
 def banner(fake: FakeCoder, host: str, port: int) -> str:

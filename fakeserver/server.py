@@ -16,10 +16,12 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-import uvicorn
+if TYPE_CHECKING:
+    import uvicorn
 
-from fakeserver.fake import FakeCoder
+    from fakeserver.fake import FakeCoder
 
 START_TIMEOUT = 10.0  # seconds; uvicorn starts in milliseconds, this only bounds a broken start
 STOP_TIMEOUT = 5.0
@@ -51,9 +53,11 @@ class FakeServer:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> FakeServer:
+        import uvicorn  # here: the pytest plugin imports this module in every run, served or not
+
         if self._thread is not None:
             raise FakeServerError("the server is already started")
-        sock = _listening_socket(self.host, self.port)
+        sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
         config = uvicorn.Config(
             self.fake.app,
@@ -111,7 +115,7 @@ class FakeServer:
             time.sleep(0.001)
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
