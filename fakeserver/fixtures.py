@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
+from fakeserver.spec import FAST_YAML_LOADER
 from fakeserver.timefmt import parse_time
 
 FixturePath = tuple[str | int, ...]
@@ -127,7 +128,7 @@ def _read_cached(path: Path, mtime_ns: int, size: int) -> tuple[dict[str, Any], 
 def parse_fixture_text(text: str, name: str) -> tuple[dict[str, Any], Source]:
     """Parse and validate one document (YAML, or JSON, which is YAML too)."""
     try:
-        node = yaml.compose(text, Loader=_FAST_LOADER)  # one parse: lines from the nodes, values built from them
+        node = yaml.compose(text, Loader=FAST_YAML_LOADER)  # one parse: lines from the nodes, values built from them
         document = yaml.constructor.SafeConstructor().construct_document(node) if node is not None else None
     except yaml.YAMLError:
         raise _syntax_error(text, name) from None
@@ -157,8 +158,6 @@ def _syntax_error(text: str, name: str) -> FixtureError:
     return FixtureError(name, None, (), "not valid YAML")
 
 
-# libyaml's parser when PyYAML was built with it (tens of times faster), else the pure-Python one.
-_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _error_path(error: jsonschema_rs.ValidationError) -> FixturePath:
@@ -212,7 +211,7 @@ def _collect_lines(node: yaml.Node, path: FixturePath, lines: dict[FixturePath, 
 @cache
 def _schema() -> jsonschema_rs.Validator:
     text = (resources.files("fakeserver") / "fixture-schema.yaml").read_text(encoding="utf-8")
-    return jsonschema_rs.validator_for(yaml.safe_load(text), validate_formats=True)
+    return jsonschema_rs.validator_for(yaml.load(text, Loader=FAST_YAML_LOADER), validate_formats=True)
 
 
 def _reason(error: jsonschema_rs.ValidationError) -> str:
