@@ -1,0 +1,1 @@
+"""The fakeserver benchmark: run it as `python bench/run.py` (see bench/README.md)."""
