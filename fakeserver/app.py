@@ -48,19 +48,29 @@ def api_operations() -> dict[str, CompiledOperation]:
     return bound_operations(API_SPEC, API_HANDLERS)
 
 
-def build_app(fake: FakeCoder) -> Starlette:
-    routes = [
-        *build_routes(
-            bound_operations(API_SPEC, API_HANDLERS), API_HANDLERS, fake, journaled=True, subject=call_subject
-        ),
-        *build_routes(bound_operations(CONTROL_SPEC, CONTROL_HANDLERS), CONTROL_HANDLERS, fake, journaled=False),
+HandlerTable = tuple[tuple[str, Handler], ...]
+
+
+@cache
+def shared_routes(api_handlers: HandlerTable, control_handlers: HandlerTable) -> tuple[BaseRoute, ...]:
+    """Every route, built once per process for a given set of handlers (and their binding checked
+    then): an endpoint finds its fake through `app.state.fake`."""
+    api, control = dict(api_handlers), dict(control_handlers)
+    return (
+        *build_routes(bound_operations(API_SPEC, api), api, journaled=True, subject=call_subject),
+        *build_routes(bound_operations(CONTROL_SPEC, control), control, journaled=False),
         *dashboard_routes(),
-    ]
+    )
+
+
+def build_app(fake: FakeCoder) -> Starlette:
+    routes = shared_routes(tuple(API_HANDLERS.items()), tuple(CONTROL_HANDLERS.items()))
     app = Starlette(
-        routes=routes,
+        routes=list(routes),
         middleware=cors_middleware(fake.cors_origins),
         exception_handlers={HTTPException: http_error},
     )
+    app.state.fake = fake
     app.add_middleware(EncodedSlashes)
     return app
 

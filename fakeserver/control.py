@@ -66,7 +66,7 @@ def set_job(world: World, task: Task, status: str, error: str = "") -> None:
             lifecycle.cancel_job(world, build)
     elif status != job.status:
         raise ApiError(409, "Cannot move the job there.", f"The job is {job.status}; it cannot become {status}.")
-    world.in_motion.add(workspace.id)
+    world.touch(workspace.id)
 
 
 def current_agent(world: World, task: Task) -> tuple[Agent, Workspace]:
@@ -86,7 +86,7 @@ def set_agent(world: World, task: Task, lifecycle_state: str | None = None, disc
         lifecycle.set_lifecycle(world, agent, lifecycle_state)
     if disconnected is not None:
         agent.disconnected = disconnected
-    world.in_motion.add(workspace.id)
+    world.touch(workspace.id)
 
 
 def set_app_health(world: World, task: Task, health: str) -> None:
@@ -95,7 +95,7 @@ def set_app_health(world: World, task: Task, health: str) -> None:
     agent, workspace = current_agent(world, task)
     agent.app.health = health
     agent.app.changed_at = world.now()
-    world.in_motion.add(workspace.id)
+    world.touch(workspace.id)
 
 
 def report_status(world: World, task: Task, state: AppState, message: str = "", uri: str = "") -> None:

@@ -9,6 +9,7 @@ applied in time order, each with the clock pinned to the moment it fell due.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,7 +39,7 @@ def advance(world: World, seconds: float) -> int:
 
 def catch_up(world: World) -> int:
     """Apply what fell due up to now (a real clock moves between requests)."""
-    if not world.in_motion:
+    if not world.touched and not world.schedule:
         return 0
     return run_until(world, world.clock.now())
 
@@ -58,15 +59,48 @@ def run_until(world: World, target: datetime) -> int:
 
 
 def earliest_step(world: World) -> Step | None:
-    earliest: Step | None = None
-    for workspace_id in list(world.in_motion):
+    """The next step of the whole world.
+
+    Each workspace's next step is worked out again only when it was touched (or its step just
+    ran), and kept in a heap; an entry superseded since is skipped when it comes up. So a step
+    costs O(log n), however many workspaces are in motion.
+    """
+    _schedule_touched(world)
+    while world.schedule:
+        due, entry, workspace_id = world.schedule[0]
+        if world.scheduled.get(workspace_id) != entry:
+            heapq.heappop(world.schedule)  # superseded
+            continue
+        workspace = world.workspaces.get(workspace_id)
+        step = next_step(world, workspace) if workspace is not None else None
+        if step is not None and step.due == due:
+            return _touching(world, workspace_id, step)
+        world.touch(workspace_id)  # changed without a touch: work it out again
+        _schedule_touched(world)
+    return None
+
+
+def _schedule_touched(world: World) -> None:
+    for workspace_id in world.touched:
         workspace = world.workspaces.get(workspace_id)
         step = next_step(world, workspace) if workspace is not None else None
         if step is None:
-            world.in_motion.discard(workspace_id)
-        elif earliest is None or step.due < earliest.due:
-            earliest = step
-    return earliest
+            world.scheduled.pop(workspace_id, None)
+            continue
+        entry = next(world.schedule_entries)
+        world.scheduled[workspace_id] = entry
+        heapq.heappush(world.schedule, (step.due, entry, workspace_id))
+    world.touched.clear()
+
+
+def _touching(world: World, workspace_id: str, step: Step) -> Step:
+    """The step, marking its workspace touched once it ran (its next step is then a new one)."""
+
+    def apply() -> None:
+        step.apply()
+        world.touch(workspace_id)
+
+    return Step(step.due, apply)
 
 
 def next_step(world: World, workspace: Workspace) -> Step | None:
@@ -129,7 +163,7 @@ def succeed_job(world: World, workspace: Workspace, build: Build) -> None:
     else:
         _previous_agent_off(world, workspace, build)
     if build.transition == "delete":
-        workspace.deleted = True
+        world.mark_workspace_deleted(workspace)
 
 
 def fail_job(world: World, workspace: Workspace, build: Build, error: str) -> None:
@@ -139,7 +173,7 @@ def fail_job(world: World, workspace: Workspace, build: Build, error: str) -> No
     build.job.completed_at = now
     build.job.error = error
     build.updated_at = now
-    world.in_motion.add(workspace.id)
+    world.touch(workspace.id)
 
 
 def cancel_job(world: World, build: Build) -> None:

@@ -86,6 +86,8 @@ def parse_task_filter(
     find_org_id: Callable[[str], str | None],
 ) -> TaskFilter:
     """Raises QueryError with all validation errors found."""
+    if not query.strip():
+        return TaskFilter()  # the common case: no filter at all
     terms = split_terms(query)
     errors: list[Validation] = []
 

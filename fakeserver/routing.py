@@ -110,7 +110,6 @@ def check_bindings(spec: Spec, handlers: Mapping[str, Handler]) -> None:
 def build_routes(
     compiled: Mapping[str, CompiledOperation],
     handlers: Mapping[str, Handler],
-    fake: FakeCoder,
     journaled: bool,
     subject: Subject | None = None,
 ) -> list[Route]:
@@ -118,7 +117,7 @@ def build_routes(
     fault answers in the handler's place."""
     by_path: dict[str, dict[str, OperationEndpoint]] = {}
     for operation_id, item in compiled.items():
-        endpoint = OperationEndpoint(item, handlers[operation_id], fake, journaled, subject)
+        endpoint = OperationEndpoint(item, handlers[operation_id], journaled, subject)
         for path in item.operation.full_paths:
             by_path.setdefault(path, {})[item.operation.method] = endpoint
     return [Route(path, PathEndpoint(methods), methods=None) for path, methods in by_path.items()]
@@ -148,20 +147,19 @@ class ConnectionDropped(Exception):
 
 class OperationEndpoint:
     def __init__(
-        self, compiled: CompiledOperation, handler: Handler, fake: FakeCoder, journaled: bool, subject: Subject | None
+        self, compiled: CompiledOperation, handler: Handler, journaled: bool, subject: Subject | None
     ) -> None:
         self.operation = compiled.operation
         self._requests = compiled.requests
         self._responses = compiled.responses
         self._handler = handler
-        self._fake = fake
         self._journaled = journaled  # the Coder API is journaled and can be faulted; the control plane is not
         self._subject = subject
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         raw_body = await request.body()
-        fake = self._fake
+        fake: FakeCoder = request.app.state.fake  # routes are shared by every app; each app knows its fake
         faults = fake.faults.for_call(self.operation.operation_id) if self._journaled else []
         delay = sum(fault.delay_seconds() for fault in faults)
         if delay:
@@ -170,21 +168,20 @@ class OperationEndpoint:
             return DroppedConnection()
         injected = next((fault for fault in faults if fault.status is not None), None)
         with fake.lock:
-            reply, principal, call = self._run(request, raw_body, injected)
+            reply, principal, call = self._run(fake, request, raw_body, injected)
             if fake.validate_responses:
                 self._responses.check(reply.status, reply.body, reply.media_type)
             if self._journaled:
-                self._record(request, raw_body, principal, call, reply, started)
+                self._record(fake, request, raw_body, principal, call, reply, started)
         if reply.media_type is not None:
             return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
         return coder_json(reply.status, reply.body, reply.headers) if reply.body is not None else empty(reply.status)
 
     def _run(
-        self, request: Request, raw_body: bytes, injected: Fault | None
+        self, fake: FakeCoder, request: Request, raw_body: bytes, injected: Fault | None
     ) -> tuple[Reply, Principal | None, Call | None]:
         """The answer, who asked and what they asked about. An injected fault answers instead of the
         handler, but the caller and the task are still found, for the journal."""
-        fake = self._fake
         principal: Principal | None = None
         call: Call | None = None
         try:
@@ -204,6 +201,7 @@ class OperationEndpoint:
 
     def _record(
         self,
+        fake: FakeCoder,
         request: Request,
         raw_body: bytes,
         principal: Principal | None,
@@ -211,7 +209,6 @@ class OperationEndpoint:
         reply: Reply,
         started: float,
     ) -> None:
-        fake = self._fake
         task_id = call.task_id if call is not None else None
         if task_id is None and self.operation.operation_id == "createTask" and reply.status == 201:
             task_id = reply.body["id"]

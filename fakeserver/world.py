@@ -8,6 +8,7 @@ while the latest one's job is still active.
 
 from __future__ import annotations
 
+import itertools
 import random
 import uuid
 from collections.abc import Iterator
@@ -79,10 +80,17 @@ class World:
         self.workspaces: dict[str, Workspace] = {}
         self.tasks: dict[str, Task] = {}  # deleted ones too: coderd soft-deletes
         self.agent_rules: list[AgentRule] = []  # the fake agent's scripted answers, first match wins
-        self.in_motion: set[str] = set()  # ids of workspaces with a transition still to come
+        # The lifecycle's schedule (see lifecycle.py): a heap of (due, entry, workspace id), the live
+        # entry of each scheduled workspace, and the workspaces changed since their step was worked out.
+        self.schedule: list[tuple[datetime, int, str]] = []
+        self.scheduled: dict[str, int] = {}
+        self.touched: set[str] = set()
+        self.schedule_entries = itertools.count()
         self._users_by_name: dict[str, User] = {}
         self._users_by_token: dict[str, User] = {}
         self._agents_by_token: dict[str, Workspace] = {}
+        self._live_tasks_by_name: dict[tuple[str, str], Task] = {}  # (owner id, lower-case name)
+        self._workspaces_by_name: dict[tuple[str, str], Workspace] = {}  # the same, for workspaces not deleted
 
     # ids and time
 
@@ -107,6 +115,10 @@ class World:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def touch(self, workspace_id: str) -> None:
+        """A workspace's records changed: what happens next to it must be worked out again."""
+        self.touched.add(workspace_id)
+
     # adding records (fixtures and create)
 
     def add_organization(self, organization: Organization) -> None:
@@ -129,11 +141,18 @@ class World:
 
     def add_task(self, task: Task, workspace: Workspace | None) -> None:
         self.tasks[task.id] = task
+        if task.deleted_at is None:
+            self._live_tasks_by_name[(task.owner_id, task.name.lower())] = task
         if workspace is not None:
-            self.workspaces[workspace.id] = workspace
+            self.add_workspace(workspace)
             for build in workspace.builds:
                 self._index_agent(workspace, build)
-            self.in_motion.add(workspace.id)
+
+    def add_workspace(self, workspace: Workspace) -> None:
+        self.workspaces[workspace.id] = workspace
+        if not workspace.deleted:
+            self._workspaces_by_name[(workspace.owner_id, workspace.name.lower())] = workspace
+        self.touch(workspace.id)
 
     # lookups
 
@@ -158,11 +177,12 @@ class World:
         return task if task is not None and task.deleted_at is None else None
 
     def task_by_name(self, owner_id: str, name: str) -> Task | None:
-        wanted = name.lower()
-        for task in self.live_tasks():
-            if task.owner_id == owner_id and task.name.lower() == wanted:
-                return task
-        return None
+        """A live task of this owner, by case-insensitive name."""
+        return self._live_tasks_by_name.get((owner_id, name.lower()))
+
+    def workspace_by_name(self, owner_id: str, name: str) -> Workspace | None:
+        """A workspace of this owner that is not deleted, by case-insensitive name (names are unique per owner)."""
+        return self._workspaces_by_name.get((owner_id, name.lower()))
 
     def live_tasks(self) -> Iterator[Task]:
         return (task for task in self.tasks.values() if task.deleted_at is None)
@@ -205,7 +225,7 @@ class World:
             task_id=task.id,
         )
         task.workspace_id = workspace.id
-        self.workspaces[workspace.id] = workspace
+        self.add_workspace(workspace)
         self.start_build(workspace, "start", "initiator", initiator.id, task.template_version_id, preset_id)
         return workspace
 
@@ -237,7 +257,7 @@ class World:
         )
         workspace.builds.append(build)
         workspace.updated_at = now
-        self.in_motion.add(workspace.id)
+        self.touch(workspace.id)
         return build
 
     def provision_agent(self, workspace: Workspace, build: Build) -> Agent:
@@ -272,6 +292,14 @@ class World:
     def delete_task(self, task: Task) -> None:
         task.deleted_at = self.now()
         task.snapshot = None
+        self._live_tasks_by_name.pop((task.owner_id, task.name.lower()), None)
+
+    def mark_workspace_deleted(self, workspace: Workspace) -> None:
+        """Its delete build succeeded: the name is free again."""
+        workspace.deleted = True
+        key = (workspace.owner_id, workspace.name.lower())
+        if self._workspaces_by_name.get(key) is workspace:
+            del self._workspaces_by_name[key]
 
     def _index_agent(self, workspace: Workspace, build: Build) -> None:
         if build.agent is not None:

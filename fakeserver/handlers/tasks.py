@@ -169,11 +169,7 @@ def _check_can_build(world: World, owner: User, template: Template, version: Tem
         )
     if version.archived:  # coderd answers this one with a 500, oddly
         raise ApiError(500, "Archived template versions cannot be used to make a workspace.")
-    taken = any(
-        ws.owner_id == owner.id and not ws.deleted and ws.name.lower() == name.lower()
-        for ws in world.workspaces.values()
-    )
-    if taken:
+    if world.workspace_by_name(owner.id, name) is not None:
         raise ApiError(
             409,
             f'Workspace "{name}" already exists.',
@@ -232,7 +228,7 @@ def send_task_input(call: Call) -> Reply:
     if fake_agent.is_busy(task):
         raise ApiError(409, "Task app is not ready to accept input.", "Status: running")
     fake_agent.receive(call.world, task, agent_workspace[1], agent_workspace[0], text)
-    call.world.in_motion.add(agent_workspace[1].id)
+    call.world.touch(agent_workspace[1].id)
     return Reply(204)
 
 
