@@ -158,8 +158,6 @@ def _syntax_error(text: str, name: str) -> FixtureError:
     return FixtureError(name, None, (), "not valid YAML")
 
 
-
-
 def _error_path(error: jsonschema_rs.ValidationError) -> FixturePath:
     """Where the mistake is: for an unknown key, the key itself (its line, not its mapping's)."""
     path: FixturePath = tuple(error.instance_path)

@@ -8,6 +8,7 @@ never kept in clear: only the caller's identity and a masked token are.
 from __future__ import annotations
 
 import itertools
+import json
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +17,7 @@ from typing import Any
 from fakeserver.timefmt import format_time
 
 JOURNAL_LIMIT = 10_000  # the oldest entries go first; a long-running server must not grow without bound
+BODY_LIMIT = 16 * 1024  # bytes kept of each request and response body: a polled long list must not fill memory
 SECRET_QUERY_PARAMS = ("coder_session_token",)
 
 
@@ -26,14 +28,28 @@ class JournalEntry:
     method: str
     path: str
     query: dict[str, str]
-    body: Any  # the decoded JSON body, the raw text when it was not JSON, None when empty
+    request_bytes: bytes  # as sent; only the first BODY_LIMIT bytes are kept
     operation_id: str
     task_id: str | None
     user: str  # the username, "agent:<id>" or "" when unauthenticated
     token: str  # masked
     status: int
-    response: Any
+    response_bytes: bytes  # as answered; only the first BODY_LIMIT bytes are kept
     duration_ms: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "request_bytes", self.request_bytes[:BODY_LIMIT])
+        object.__setattr__(self, "response_bytes", self.response_bytes[:BODY_LIMIT])
+
+    @property
+    def body(self) -> Any:
+        """The request body: decoded JSON, else text (cut at BODY_LIMIT bytes), None when empty."""
+        return _decoded(self.request_bytes)
+
+    @property
+    def response(self) -> Any:
+        """The response body, the same way."""
+        return _decoded(self.response_bytes)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -78,6 +94,15 @@ class Journal:
             and (task is None or entry.task_id == task)
             and (user is None or entry.user == user)
         ]
+
+
+def _decoded(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return raw.decode("utf-8", errors="replace")
 
 
 def mask_token(token: str) -> str:

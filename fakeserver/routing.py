@@ -8,7 +8,6 @@ being built.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -146,9 +145,7 @@ class ConnectionDropped(Exception):
 
 
 class OperationEndpoint:
-    def __init__(
-        self, compiled: CompiledOperation, handler: Handler, journaled: bool, subject: Subject | None
-    ) -> None:
+    def __init__(self, compiled: CompiledOperation, handler: Handler, journaled: bool, subject: Subject | None) -> None:
         self.operation = compiled.operation
         self._requests = compiled.requests
         self._responses = compiled.responses
@@ -171,11 +168,10 @@ class OperationEndpoint:
             reply, principal, call = self._run(fake, request, raw_body, injected)
             if fake.validate_responses:
                 self._responses.check(reply.status, reply.body, reply.media_type)
+            response = _response(reply)
             if self._journaled:
-                self._record(fake, request, raw_body, principal, call, reply, started)
-        if reply.media_type is not None:
-            return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
-        return coder_json(reply.status, reply.body, reply.headers) if reply.body is not None else empty(reply.status)
+                self._record(fake, request, raw_body, principal, call, reply, bytes(response.body), started)
+        return response
 
     def _run(
         self, fake: FakeCoder, request: Request, raw_body: bytes, injected: Fault | None
@@ -207,6 +203,7 @@ class OperationEndpoint:
         principal: Principal | None,
         call: Call | None,
         reply: Reply,
+        response_body: bytes,
         started: float,
     ) -> None:
         task_id = call.task_id if call is not None else None
@@ -217,27 +214,24 @@ class OperationEndpoint:
                 id=fake.journal.next_id(),
                 time=fake.world.now(),
                 method=request.method,
-                path=request.url.path,
+                path=request.scope["path"],
                 query=masked_query(dict(request.query_params)),
-                body=_decoded(raw_body),
+                request_bytes=raw_body,
                 operation_id=self.operation.operation_id,
                 task_id=task_id,
                 user=principal.label if principal is not None else "",
                 token=mask_token(request_token(request)),
                 status=reply.status,
-                response=reply.body,
+                response_bytes=response_body,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
         )
 
 
-def _decoded(raw: bytes) -> Any:
-    if not raw:
-        return None
-    try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return raw.decode("utf-8", errors="replace")
+def _response(reply: Reply) -> Response:
+    if reply.media_type is not None:
+        return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
+    return coder_json(reply.status, reply.body, reply.headers) if reply.body is not None else empty(reply.status)
 
 
 class DroppedConnection(Response):
