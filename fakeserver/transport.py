@@ -34,15 +34,16 @@ class SyncASGITransport(httpx.BaseTransport):
         self._transport = AsyncASGITransport(app=app, raise_app_exceptions=raise_app_exceptions)  # type: ignore[arg-type]
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        async_request = httpx.Request(
-            request.method, request.url, headers=request.headers, content=request.read(), extensions=request.extensions
-        )
-        return _thread_loop().run_until_complete(self._send(async_request))
+        if not isinstance(request.stream, httpx.ByteStream):  # a ByteStream reads both ways; anything else, once
+            request = httpx.Request(
+                request.method, request.url, headers=request.headers, content=request.read(), extensions=request.extensions
+            )
+        return _thread_loop().run_until_complete(self._send(request))
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
         response = await self._transport.handle_async_request(request)
-        content = await response.aread()
-        return httpx.Response(response.status_code, headers=response.headers, content=content)
+        response.stream = httpx.ByteStream(await response.aread())  # what a sync client can read
+        return response
 
 
 _local = threading.local()
