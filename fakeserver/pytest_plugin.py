@@ -77,7 +77,7 @@ class PytestFakeCoder(FakeCoder):
 
     def configure(self, settings: Settings) -> None:
         """Become what `from_settings(settings)` builds: a new world, journal and faults, the same
-        object. Building the app costs more than all of that, so the plugin reuses fakes."""
+        object, so that the session's server (bound to this fake's app) serves it."""
         paths = list(settings.fixtures) or [DEFAULT_WORLD]
         fixtures = load_fixtures(paths)
         with self.lock:
@@ -220,16 +220,11 @@ class ServedFakeCoder(PytestFakeCoder):
 
 
 @pytest.fixture
-def fake_coder(request: pytest.FixtureRequest, _fake_coder_pool: dict[Settings, PytestFakeCoder]) -> PytestFakeCoder:
-    """This test's fake Coder, in-process (`client(user)`, `async_client(user)`), freshly configured."""
-    settings = _settings_for(request)
-    fake = _fake_coder_pool.get(settings)
+def fake_coder(request: pytest.FixtureRequest) -> PytestFakeCoder:
+    """This test's own fake Coder, in-process (`client(user)`, `async_client(user)`): a new one per
+    test (about half a millisecond: the spec is compiled once per process)."""
     with _bad_fixtures_fail_the_test():
-        if fake is None:
-            fake = _fake_coder_pool[settings] = PytestFakeCoder.from_settings(settings)
-        else:
-            fake.configure(settings)
-    return fake
+        return PytestFakeCoder.from_settings(_settings_for(request))
 
 
 @pytest.fixture
@@ -240,12 +235,6 @@ def fake_coder_server(request: pytest.FixtureRequest, _fake_coder_served: Served
     if not _fake_coder_served.server.running:  # a test stopped it
         _fake_coder_served.server.start()
     return _fake_coder_served
-
-
-@pytest.fixture(scope="session")
-def _fake_coder_pool() -> dict[Settings, PytestFakeCoder]:
-    """One fake per distinct settings, reconfigured for each test that uses it."""
-    return {}
 
 
 @pytest.fixture(scope="session")

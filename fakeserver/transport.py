@@ -36,7 +36,11 @@ class SyncASGITransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if not isinstance(request.stream, httpx.ByteStream):  # a ByteStream reads both ways; anything else, once
             request = httpx.Request(
-                request.method, request.url, headers=request.headers, content=request.read(), extensions=request.extensions
+                request.method,
+                request.url,
+                headers=request.headers,
+                content=request.read(),
+                extensions=request.extensions,
             )
         return _thread_loop().run_until_complete(self._send(request))
 
