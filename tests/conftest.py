@@ -5,9 +5,6 @@ The ids are those of the built-in world (fakeserver/fixtures/default.yaml).
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -84,35 +81,3 @@ def get_task(client: httpx.Client, task_id: str) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     task: dict[str, Any] = response.json()
     return task
-
-
-# a real server process (test_serve.py, test_fixtures.py)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_up(process: subprocess.Popen[str], base_url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"fakeserver exited early: {process.communicate()}"
-        try:
-            if httpx.get(f"{base_url}/__fake__/clock", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"fakeserver did not answer within {timeout} s")
-
-
-def stop(process: subprocess.Popen[str]) -> tuple[str, str]:
-    """Terminate the server and return what it printed (stdout, stderr)."""
-    process.terminate()
-    try:
-        return process.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        return process.communicate()

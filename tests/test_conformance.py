@@ -8,15 +8,12 @@ shared with `fakeserver check`.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from served import serve
 
 from fakeserver.check import CHECKS, PHASES, CheckOptions, CheckReport, max_examples_from_env, run_check
 from fakeserver.cli import main
@@ -120,37 +117,11 @@ def test_check_command_explains_how_to_install_schemathesis(
     assert "pip install 'fakeserver[test]'" in err
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def served() -> Iterator[str]:
-    """`fakeserver serve` in a subprocess on a free loopback port, with a manual clock."""
-    port = free_port()
-    command = [sys.executable, "-m", "fakeserver", "serve", "--port", str(port), "--clock", "manual"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=dict(os.environ))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{url}/__fake__/clock", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"fakeserver serve did not start: {process.stderr.read() if process.stderr else ''}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
+    """`fakeserver serve` in a subprocess, with a manual clock: its URL."""
+    with serve("--clock", "manual") as server:
+        yield server.url
 
 
 def agent_of_new_task(url: str) -> tuple[str, str, str]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from browser_server import Served, serve
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
+from served import Served, serve
 
 from fakeserver.app import dashboard_directory
 from fakeserver.fake import FakeCoder
@@ -89,7 +89,7 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    with serve(tmp_path_factory.mktemp("dashboard"), "--clock", "manual") as served:
+    with serve("--clock", "manual", cwd=tmp_path_factory.mktemp("dashboard")) as served:
         yield served
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import SETTLE, free_port, stop, wait_until_up
+from conftest import SETTLE
+from served import serve
 
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError, default_fixture_path
@@ -121,7 +122,7 @@ def test_fake_coder_reports_file_line_path_and_reason(tmp_path: Path, case: str)
 def test_serve_prints_the_error_and_exits_non_zero(tmp_path: Path, case: str) -> None:
     content, line, path, reason = BAD_FILES[case]
     write(tmp_path, "bad.yaml", content)
-    result = serve(tmp_path, "--fixtures", "bad.yaml")
+    result = serve_and_exit(tmp_path, "--fixtures", "bad.yaml")
     assert result.returncode == 2
     assert result.stderr == f"fakeserver: bad fixture file: bad.yaml:{line}: {path}: {reason}\n"
     assert "Traceback" not in result.stderr + result.stdout
@@ -131,19 +132,19 @@ def test_serve_prints_the_error_and_exits_non_zero(tmp_path: Path, case: str) ->
 def test_serve_names_the_file_that_is_wrong(tmp_path: Path) -> None:
     write(tmp_path, "good.yaml", USERS + TEMPLATE)
     write(tmp_path, "more.yaml", "tasks:\n  - owner: zed\n")
-    result = serve(tmp_path, "--fixtures", "good.yaml", "--fixtures", "more.yaml")
+    result = serve_and_exit(tmp_path, "--fixtures", "good.yaml", "--fixtures", "more.yaml")
     assert result.returncode == 2
     assert result.stderr == "fakeserver: bad fixture file: more.yaml:2: tasks[0].owner: no user 'zed'\n"
 
 
 def test_serve_with_a_missing_file(tmp_path: Path) -> None:
-    result = serve(tmp_path, "--fixtures", "missing.yaml")
+    result = serve_and_exit(tmp_path, "--fixtures", "missing.yaml")
     assert result.returncode == 2
     assert result.stderr.startswith("fakeserver: bad fixture file: missing.yaml: (document): cannot read the file")
     assert "Traceback" not in result.stderr
 
 
-def serve(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def serve_and_exit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "fakeserver", "serve", "--port", "0", *args]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
 
@@ -163,22 +164,10 @@ def test_a_later_file_refers_to_an_earlier_one(tmp_path: Path) -> None:
 
 def test_serve_adds_the_tasks_of_a_second_file(tmp_path: Path) -> None:
     write(tmp_path, "extra.yaml", "tasks:\n  - owner: bob\n    name: from-second-file\n    status: paused\n")
-    port = free_port()
-    command = [sys.executable, "-m", "fakeserver", "serve", "--port", str(port), "--clock", "manual"]
     default = str(default_fixture_path())
-    process = subprocess.Popen(
-        [*command, "--fixtures", default, "--fixtures", "extra.yaml"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until_up(process, f"http://127.0.0.1:{port}")
-        headers = {"Coder-Session-Token": "bob-token"}
-        response = httpx.get(f"http://127.0.0.1:{port}/api/v2/tasks", headers=headers, timeout=10.0)
-    finally:
-        stop(process)
+    arguments = ("--clock", "manual", "--fixtures", default, "--fixtures", "extra.yaml")
+    with serve(*arguments, cwd=tmp_path) as served, served.client("bob-token") as bob:
+        response = bob.get("/api/v2/tasks")
     names = [(task["name"], task["status"]) for task in response.json()["tasks"]]
     assert names == [
         ("from-second-file", "paused"),

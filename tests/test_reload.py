@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from browser_server import Served, eventually, serve
+from served import Served, eventually, serve
 
 from fakeserver.fixtures import default_fixture_path
 
@@ -49,14 +49,14 @@ def test_an_invalid_edit_keeps_the_world_and_names_the_file_and_line_then_a_vali
 ) -> None:
     fixture = tmp_path / "f.yaml"
     fixture.write_text(DEFAULT_WORLD, encoding="utf-8")
-    with serve(tmp_path, "--reload", "--fixtures", "f.yaml", "--clock", "manual") as served:
+    with serve("--reload", "--fixtures", "f.yaml", "--clock", "manual", cwd=tmp_path) as served:
         assert "watching f.yaml" in served.output()
         with served.client("alice-token") as alice:
             assert alice.post("/api/v2/tasks/alice/fix-login-bug/send", json={"input": "hello"}).status_code == 204
 
         broken = DEFAULT_WORLD.replace("username: bob\n", f"username: {BAD_USERNAME}\n", 1)
-        assert rewrite_until(fixture, broken, lambda: BAD_USERNAME in served.errors())
-        error = served.errors()
+        assert rewrite_until(fixture, broken, lambda: BAD_USERNAME in served.stderr())
+        error = served.stderr()
         assert "not reloaded, still serving the previous world" in error
         assert f"f.yaml:{line_of(broken, BAD_USERNAME)}: users[2].username:" in error
         assert served.process.poll() is None
@@ -76,7 +76,7 @@ def test_a_reload_starts_the_world_over_from_the_file(tmp_path: Path) -> None:
     fixture = tmp_path / "world.yaml"
     fixture.write_text(DEFAULT_WORLD, encoding="utf-8")
     arguments = ("--reload", "--fixtures", str(fixture), "--clock", "manual")
-    with serve(tmp_path, *arguments) as served, served.client("alice-token") as alice:
+    with serve(*arguments, cwd=tmp_path) as served, served.client("alice-token") as alice:
         assert alice.delete("/api/v2/tasks/alice/fix-login-bug").status_code == 202
         assert alice.get("/api/v2/tasks/alice/fix-login-bug").status_code == 404
         renamed = DEFAULT_WORLD.replace("display_name: Fix the login bug", "display_name: Fix the logout bug", 1)
@@ -89,6 +89,6 @@ def test_a_reload_starts_the_world_over_from_the_file(tmp_path: Path) -> None:
 
 
 def test_reload_without_fixture_files_says_there_is_nothing_to_watch(tmp_path: Path) -> None:
-    with serve(tmp_path, "--reload") as served:
+    with serve("--reload", cwd=tmp_path) as served:
         assert "--reload has nothing to watch: no --fixtures given" in served.output()
         assert status_as(served, "alice-token") == 200

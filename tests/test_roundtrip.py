@@ -8,22 +8,16 @@ Checked for the default world, after every step of a full lifecycle, through HTT
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import yaml
 from conftest import ACTIVE_ID, AI_VERSION_ID, PAUSED_ID, create_task, get_task
+from served import serve
 
 from fakeserver.fake import FakeCoder
-
-SERVER_START_TIMEOUT = 20.0  # seconds; a cold interpreter imports the package and parses the specs
 
 
 def restored(fake: FakeCoder) -> FakeCoder:
@@ -147,72 +141,25 @@ def test_the_same_world_through_http(fake: FakeCoder) -> None:
 # a separate process
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def wait_until_served(process: subprocess.Popen[str], url: str) -> None:
-    deadline = time.monotonic() + SERVER_START_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"fakeserver exited with {process.returncode}:\n{out}\n{err}")
-        try:
-            if httpx.get(f"{url}/__fake__/clock", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    pytest.fail(f"fakeserver did not answer on {url} within {SERVER_START_TIMEOUT:g} s")
-
-
-@pytest.fixture
-def serve(tmp_path: Path) -> Iterator[Callable[..., str]]:
-    """Start `fakeserver serve ARGS... --port P` in tmp_path; give its URL; stop it afterwards."""
-    processes: list[subprocess.Popen[str]] = []
-
-    def start(*args: str) -> str:
-        port = free_port()
-        command = [sys.executable, "-m", "fakeserver", "serve", *args, "--host", "127.0.0.1", "--port", str(port)]
-        process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        processes.append(process)
-        url = f"http://127.0.0.1:{port}"
-        wait_until_served(process, url)
-        return url
-
-    yield start
-    for process in processes:
-        process.terminate()
-        try:
-            process.communicate(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-
-
-def test_a_served_export_is_the_same_world(fake: FakeCoder, tmp_path: Path, serve: Callable[..., str]) -> None:
+def test_a_served_export_is_the_same_world(fake: FakeCoder, tmp_path: Path) -> None:
     lifecycle = lifecycle_steps(fake)
     for _ in range(8):  # up to "paused", with alice's other tasks as they were
         next(lifecycle)
     fake.save(tmp_path / "exported.yaml")
-    url = serve("--fixtures", "exported.yaml", "--clock", "manual")
+    with serve("--fixtures", "exported.yaml", "--clock", "manual", cwd=tmp_path) as server:
+        url = server.url
+        state = httpx.get(f"{url}/__fake__/state").json()
+        assert state == fake.state()
+        assert yaml.safe_load(httpx.get(f"{url}/__fake__/state", params={"format": "yaml"}).text) == fake.export()
+        with fake.client("alice") as alice, server.client("alice-token") as served_alice:
+            for path in ("/api/v2/tasks", "/api/v2/tasks/alice/round-trip", "/api/v2/tasks/alice/round-trip/logs"):
+                served = served_alice.get(path)
+                assert (served.status_code, served.json()) == (200, alice.get(path).json())
 
-    state = httpx.get(f"{url}/__fake__/state").json()
-    assert state == fake.state()
-    assert yaml.safe_load(httpx.get(f"{url}/__fake__/state", params={"format": "yaml"}).text) == fake.export()
-    with fake.client("alice") as alice:
-        headers = {"Coder-Session-Token": "alice-token"}
-        for path in ("/api/v2/tasks", "/api/v2/tasks/alice/round-trip", "/api/v2/tasks/alice/round-trip/logs"):
-            served = httpx.get(f"{url}{path}", headers=headers)
-            assert (served.status_code, served.json()) == (200, alice.get(path).json())
-
-    # The served world moves on exactly as the in-process one does.
-    resumed = httpx.post(f"{url}/api/v2/tasks/alice/round-trip/resume", headers={"Coder-Session-Token": "alice-token"})
-    assert resumed.status_code == 202
-    with fake.client("alice") as alice:
-        assert resumed.json() == alice.post("/api/v2/tasks/alice/round-trip/resume").json()
-    assert httpx.post(f"{url}/__fake__/clock/advance", json={"seconds": 20}).status_code == 200
-    fake.advance(20)
-    assert httpx.get(f"{url}/__fake__/state").json() == fake.state()
+            # The served world moves on exactly as the in-process one does.
+            resumed = served_alice.post("/api/v2/tasks/alice/round-trip/resume")
+            assert resumed.status_code == 202
+            assert resumed.json() == alice.post("/api/v2/tasks/alice/round-trip/resume").json()
+        assert httpx.post(f"{url}/__fake__/clock/advance", json={"seconds": 20}).status_code == 200
+        fake.advance(20)
+        assert httpx.get(f"{url}/__fake__/state").json() == fake.state()

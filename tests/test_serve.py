@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import httpx
-from conftest import AI_VERSION_ID, free_port, stop, wait_until_up
+from conftest import AI_VERSION_ID
+from served import serve
 
 
 def fakeserver_command() -> list[str]:
@@ -20,19 +21,9 @@ def fakeserver_command() -> list[str]:
 
 
 def test_serve_over_real_http(tmp_path: Path) -> None:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [*fakeserver_command(), "serve", "--port", str(port), "--clock", "manual"],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        wait_until_up(process, base_url)
-        alice = httpx.Client(base_url=base_url, headers={"Coder-Session-Token": "alice-token"}, timeout=10.0)
-        with alice:
+    with serve("--clock", "manual", cwd=tmp_path, command=fakeserver_command()) as served:
+        base_url = served.url
+        with served.client("alice-token") as alice:
             listed = alice.get("/api/v2/tasks")
             assert listed.status_code == 200
             assert listed.headers["content-type"] == "application/json; charset=utf-8"
@@ -52,10 +43,10 @@ def test_serve_over_real_http(tmp_path: Path) -> None:
             assert fetched.status_code == 200
             assert fetched.json()["status"] == "active"
             assert alice.get(f"/api/v2/tasks/me/{task['id']}/logs").json()["logs"][0]["content"] == "Hi"
-    finally:
-        stdout, stderr = stop(process)
+    stdout, stderr = served.stdout(), served.stderr()  # all it printed: the block stopped it
     assert "Traceback" not in stderr
-    assert f"http://127.0.0.1:{port}" in stdout
+    # served.url comes from the banner's first line and answered: with --port 0 it names the port the system chose
+    assert re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*", base_url), stdout
     assert "clock: manual" in stdout
     for username, token in (("admin", "admin-token"), ("alice", "alice-token"), ("bob", "bob-token")):
         line = next((line for line in stdout.splitlines() if line.split()[:1] == [username]), "")
