@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ def read_fixture_file(path: Path) -> tuple[dict[str, Any], Source]:
     return _read_cached(path, stat.st_mtime_ns, stat.st_size)
 
 
-@cache
+@lru_cache(maxsize=64)  # a few files and their recent versions; a reloaded file must not pile up
 def _read_cached(path: Path, mtime_ns: int, size: int) -> tuple[dict[str, Any], Source]:
     """Files are parsed once per content version; a changed file is parsed again."""
     try:
