@@ -17,12 +17,13 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from fakeserver.auth import SCHEMES
 from fakeserver.cors import cors_middleware
 from fakeserver.handlers import API_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
 from fakeserver.responses import coder_json
 from fakeserver.routing import CompiledOperation, Handler, build_routes, check_bindings, compile_operations
-from fakeserver.spec import load_spec, spec_path
+from fakeserver.spec import SpecError, load_spec, spec_path
 
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
@@ -40,7 +41,11 @@ def compiled_spec(path: Path) -> dict[str, CompiledOperation]:
 
 def bound_operations(name: str, handlers: dict[str, Handler]) -> dict[str, CompiledOperation]:
     path = spec_path(name)
-    check_bindings(load_spec(path), handlers)
+    spec = load_spec(path)
+    check_bindings(spec, handlers)
+    unknown = {scheme for op in spec.operations for scheme in op.security} - set(SCHEMES)
+    if unknown:
+        raise SpecError(f"{name}: no authentication for the security schemes {', '.join(sorted(unknown))}")
     return compiled_spec(path)
 
 

@@ -15,6 +15,7 @@ from fakeserver import agent as fake_agent
 from fakeserver import lifecycle
 from fakeserver.errors import ApiError
 from fakeserver.models import APP_HEALTHS, JOB_STATUSES, LIFECYCLES, Agent, AppState, Task, Workspace
+from fakeserver.serialize import task_json
 from fakeserver.world import World
 
 NO_SUCH_TASK = "No such task."
@@ -117,8 +118,6 @@ def agent_info(world: World, task: Task) -> dict[str, str]:
 
 def derived(world: World, task: Task) -> dict[str, Any]:
     """The task as the API shows it, plus what its agent is doing."""
-    from fakeserver.serialize import task_json
-
     workspace = world.workspace_of(task)
     step = lifecycle.next_step(world, workspace) if workspace is not None else None
     return {

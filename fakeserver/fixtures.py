@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache, lru_cache
 from importlib import resources
 from pathlib import Path
@@ -230,7 +230,3 @@ def _reason(error: jsonschema_rs.ValidationError) -> str:
     if kind == "Pattern" or kind == "MaxLength":
         return f"{error.instance!r} is not a valid name (<= 32 letters, digits and single hyphens)"
     return error.message
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

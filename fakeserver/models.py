@@ -30,7 +30,6 @@ Role = Literal["user", "agent"]
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 LIFECYCLES: tuple[Lifecycle, ...] = get_args(Lifecycle)
 APP_HEALTHS: tuple[AppHealth, ...] = get_args(AppHealth)
-APP_STATES: tuple[AppState, ...] = get_args(AppState)
 
 
 @dataclass(slots=True)

@@ -157,7 +157,8 @@ class OperationEndpoint:
         started = time.perf_counter()
         raw_body = await request.body()
         fake: FakeCoder = request.app.state.fake  # routes are shared by every app; each app knows its fake
-        faults = fake.faults.for_call(self.operation.operation_id) if self._journaled else []
+        with fake.lock:  # counting a fault's calls and drawing its chances change it
+            faults = fake.faults.for_call(self.operation.operation_id) if self._journaled else []
         delay = sum(fault.delay_seconds() for fault in faults)
         if delay:
             await anyio.sleep(delay)
@@ -207,8 +208,6 @@ class OperationEndpoint:
         started: float,
     ) -> None:
         task_id = call.task_id if call is not None else None
-        if task_id is None and self.operation.operation_id == "createTask" and reply.status == 201:
-            task_id = reply.body["id"]
         fake.journal.record(
             JournalEntry(
                 id=fake.journal.next_id(),

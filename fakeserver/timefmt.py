@@ -10,7 +10,7 @@ from functools import lru_cache
 def format_time(moment: datetime) -> str:
     """Go's RFC3339Nano: the fraction of a second without trailing zeros, none when whole."""
     utc = moment.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%dT%H:%M:%S")
+    text = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}"  # strftime's %Y drops the zeros of years below 1000
     if utc.microsecond:
         text += f".{utc.microsecond:06d}".rstrip("0")
     return text + "Z"

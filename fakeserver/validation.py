@@ -12,6 +12,7 @@ every response without showing up in the request budget.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +23,6 @@ from fakeserver.spec import JSON, Operation, Parameter, RequestBody, resolve
 
 INVALID_QUERY = "Invalid query parameters."
 INVALID_PATH = "Invalid path parameter."
-VALIDATION_FAILED = "Validation failed."
 
 # Errors the Go JSON decoder itself raises (a value of the wrong type, an
 # unparsable UUID or time): coderd answers them with the body's decode message.
@@ -100,6 +100,8 @@ class RequestValidator:
             document = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise ApiError(400, body.decode_message, f"{error}") from None
+        if b"\\u" in raw:  # only an escape can carry a lone surrogate
+            document = _without_lone_surrogates(document)
         if not self._body_schema.is_valid(document):
             raise self._body_error(body, document)
         return document
@@ -162,6 +164,20 @@ def _first_value(values: Mapping[str, str], name: str) -> str:
 
 def _first_error(validator: jsonschema_rs.Validator, value: str) -> str:
     return next(iter(validator.iter_errors(value))).message
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(value: Any) -> Any:
+    """Go's decoder turns an unpaired `\\ud800` into U+FFFD; kept as is, it could not be encoded back."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_without_lone_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
+    return value
 
 
 def _kind(error: jsonschema_rs.ValidationError) -> str:

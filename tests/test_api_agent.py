@@ -291,3 +291,15 @@ def test_app_status_message_is_limited(active_agent: httpx.Client) -> None:
 def test_app_status_needs_an_agent_token(alice: httpx.Client) -> None:
     response = alice.patch(APP_STATUS, json={"app_slug": "ai", "state": "idle"})
     assert response.status_code == 401
+
+
+def test_a_message_without_time_is_read_back_as_go_zero_time(paused_agent: httpx.Client, alice: httpx.Client) -> None:
+    body = {"messages": [{"content": "x", "role": "user"}]}
+    assert upload(paused_agent, PAUSED_ID, body).status_code == 204
+    (entry,) = alice.get(f"/api/v2/tasks/me/{PAUSED_ID}/logs").json()["logs"]
+    assert entry["time"] == "0001-01-01T00:00:00Z"
+
+
+def test_a_message_id_beyond_int64_is_a_decode_error(paused_agent: httpx.Client) -> None:
+    response = upload(paused_agent, PAUSED_ID, {"messages": [{"id": 2**70, "content": "x", "role": "user"}]})
+    assert (response.status_code, response.json()["message"]) == (400, "Failed to decode request payload.")

@@ -688,3 +688,15 @@ def test_a_failed_first_build_is_error(fake: FakeCoder, alice: httpx.Client) -> 
     fake.fail_build(task["id"], "terraform apply: exit status 1")
     assert status_of(alice, task["id"]) == "error"
     assert get_task(alice, task["id"])["workspace_status"] == "failed"
+
+
+def test_a_lone_surrogate_is_replaced_as_go_decodes_it(fake: FakeCoder, alice: httpx.Client) -> None:
+    response = alice.post(
+        f"/api/v2/tasks/me/{ACTIVE_ID}/send",
+        content=b'{"input": "hi \\ud800"}',
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 204
+    logs = alice.get(f"/api/v2/tasks/me/{ACTIVE_ID}/logs").json()["logs"]
+    assert logs[-1]["content"] == "hi \ufffd"
+    assert alice.get("/api/v2/tasks").status_code == 200

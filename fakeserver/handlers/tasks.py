@@ -13,7 +13,7 @@ from typing import Any
 from fakeserver import agent as fake_agent
 from fakeserver import derive
 from fakeserver.errors import ApiError, Validation, not_found
-from fakeserver.models import Task, Template, TemplateVersion, User, Workspace
+from fakeserver.models import Agent, Task, Template, TemplateVersion, User, Workspace
 from fakeserver.names import DISPLAY_NAME_MAX_BYTES, complete_names, name_error
 from fakeserver.query import QueryError, TaskFilter, go_quote, parse_task_filter
 from fakeserver.routing import Call, Handler, Reply
@@ -141,6 +141,7 @@ def create_task(call: Call) -> Reply:
         workspace_id=None,
     )
     world.add_task(task, None)
+    call.task_id = task.id
     world.create_workspace(task, template, caller, preset_id)
     return Reply(201, task_json(world, task))
 
@@ -224,11 +225,11 @@ def send_task_input(call: Call) -> Reply:
     text: str = call.body["input"]  # an empty input is refused before the status gate, as in coderd
     workspace = call.world.workspace_of(task)
     _require_active(derive.status_of(workspace), "send messages")
-    agent_workspace = _reachable_agent(task, workspace)
+    agent, workspace = _reachable_agent(workspace)
     if fake_agent.is_busy(task):
         raise ApiError(409, "Task app is not ready to accept input.", "Status: running")
-    fake_agent.receive(call.world, task, agent_workspace[1], agent_workspace[0], text)
-    call.world.touch(agent_workspace[1].id)
+    fake_agent.receive(call.world, task, workspace, agent, text)
+    call.world.touch(workspace.id)
     return Reply(204)
 
 
@@ -239,7 +240,7 @@ def get_task_logs(call: Call) -> Reply:
     if status in ("error", "unknown"):
         raise ApiError(409, "Cannot fetch logs for task in current state.", f'Task status is "{status}".')
     if status == "active":
-        _reachable_agent(task, workspace)
+        _reachable_agent(workspace)
         return Reply(200, {"logs": [log_entry_json(message) for message in task.conversation]})
     return Reply(200, _snapshot_logs(task))
 
@@ -284,7 +285,7 @@ def _require_active(status: str, action: str) -> None:
         )
 
 
-def _reachable_agent(task: Task, workspace: Workspace | None) -> tuple[Any, Workspace]:
+def _reachable_agent(workspace: Workspace | None) -> tuple[Agent, Workspace]:
     if workspace is None:
         raise ApiError(400, "Task does not have a workspace.")
     agent = derive.linked_agent(workspace.latest_build)
