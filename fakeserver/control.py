@@ -8,7 +8,6 @@ derived from them as always, and the clock carries on from the new state.
 from __future__ import annotations
 
 import urllib.parse
-import uuid
 from typing import Any
 
 from fakeserver import agent as fake_agent
@@ -16,6 +15,7 @@ from fakeserver import lifecycle
 from fakeserver.errors import ApiError
 from fakeserver.models import APP_HEALTHS, JOB_STATUSES, LIFECYCLES, Agent, AppState, Task, Workspace
 from fakeserver.serialize import task_json
+from fakeserver.uuids import parse_uuid
 from fakeserver.world import World
 
 NO_SUCH_TASK = "No such task."
@@ -30,10 +30,8 @@ def find_task(world: World, ref: str) -> Task:
         owner = world.user_by_name(owner_name)
         task = world.task_by_name(owner.id, name) if owner is not None else None
     else:
-        try:
-            task = world.live_task(str(uuid.UUID(ref)))
-        except ValueError:
-            task = None
+        task_id = parse_uuid(ref)
+        task = world.live_task(task_id) if task_id is not None else None
     if task is None:
         raise ApiError(404, NO_SUCH_TASK, f"No live task {ref!r} (give its id or owner/name).")
     return task

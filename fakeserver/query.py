@@ -14,12 +14,12 @@ each known key and collects every problem it finds, so one bad request reports a
 from __future__ import annotations
 
 import unicodedata
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
 from fakeserver.errors import Validation
+from fakeserver.uuids import parse_uuid
 
 TASK_STATUSES: Final[tuple[str, ...]] = ("pending", "initializing", "active", "paused", "error", "unknown")
 
@@ -38,8 +38,6 @@ _GO_ESCAPES: Final[dict[str, str]] = {
     '"': '\\"',
     "\\": "\\\\",
 }
-_HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
-_UUID_DASH_OFFSETS: Final = (8, 13, 18, 23)
 
 
 class QueryError(Exception):
@@ -216,7 +214,7 @@ def _resolve_owner(value: str, me: str, find_user_id: Callable[[str], str | None
     if value == ME:
         return me
     # A UUID is taken on trust, without checking that such a user exists, as the server does.
-    user_id = _parse_uuid(value)
+    user_id = parse_uuid(value)
     if user_id is None:
         user_id = find_user_id(value)
     if user_id is None:
@@ -225,7 +223,7 @@ def _resolve_owner(value: str, me: str, find_user_id: Callable[[str], str | None
 
 
 def _resolve_organization(value: str, find_org_id: Callable[[str], str | None]) -> str:
-    organization_id = _parse_uuid(value)
+    organization_id = parse_uuid(value)
     if organization_id is None:
         organization_id = find_org_id(value)
     if organization_id is None:
@@ -241,34 +239,3 @@ def _validate_status(value: str) -> str:
         valid_values = ", ".join(TASK_STATUSES)
         raise _InvalidValueError(f"{go_quote(value)} is not a valid task status. Valid values: {valid_values}")
     return value
-
-
-def _parse_uuid(value: str) -> str | None:
-    """The canonical form of `value` if github.com/google/uuid's `Parse` accepts it, else None.
-
-    uuid.UUID alone is too lenient to decide this: it also takes `0x` prefixes, `_` and stray
-    dashes, which the server would treat as a username. Go measures lengths in UTF-8 bytes.
-    """
-    raw = value.encode("utf-8", "surrogatepass")
-    if len(raw) == 32:
-        hex_digits = raw
-    else:
-        dashed = _dashed_uuid_body(raw)
-        if dashed is None or any(dashed[offset] != ord("-") for offset in _UUID_DASH_OFFSETS):
-            return None
-        hex_digits = dashed[:8] + dashed[9:13] + dashed[14:18] + dashed[19:23] + dashed[24:]
-    if not all(byte in _HEX_DIGITS for byte in hex_digits):
-        return None
-    return str(uuid.UUID(hex_digits.decode("ascii")))
-
-
-def _dashed_uuid_body(raw: bytes) -> bytes | None:
-    """The `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` part of the forms google/uuid accepts."""
-    if len(raw) == 36:
-        return raw
-    if len(raw) == 38:
-        # `{...}`: Go drops the first and last byte without checking they are braces.
-        return raw[1:37]
-    if len(raw) == 45 and raw[:9].lower() == b"urn:uuid:":
-        return raw[9:]
-    return None

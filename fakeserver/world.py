@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -36,6 +35,7 @@ from fakeserver.models import (
     User,
     Workspace,
 )
+from fakeserver.uuids import parse_uuid
 
 if TYPE_CHECKING:
     from fakeserver.agent import AgentRule
@@ -164,10 +164,10 @@ class World:
 
     def user_by_ref(self, ref: str) -> User | None:
         """A user by id or by username (the `{user}` path parameter, less `me`)."""
-        return self.users.get(_normal_uuid(ref) or "") or self.user_by_name(ref)
+        return self.users.get(parse_uuid(ref) or "") or self.user_by_name(ref)
 
     def organization_by_ref(self, ref: str) -> Organization | None:
-        by_id = self.organizations.get(_normal_uuid(ref) or "")
+        by_id = self.organizations.get(parse_uuid(ref) or "")
         if by_id is not None:
             return by_id
         return next((org for org in self.organizations.values() if org.name.lower() == ref.lower()), None)
@@ -311,10 +311,3 @@ def _uuid4_text(bits: int) -> str:
     bits = (bits & ~(0xF000 << 64) & ~(0xC000 << 48)) | (4 << 76) | (0x8000 << 48)
     text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-
-
-def _normal_uuid(text: str) -> str | None:
-    try:
-        return str(uuid.UUID(text))
-    except ValueError:
-        return None

@@ -7,7 +7,6 @@ same status codes and messages.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fakeserver import agent as fake_agent
@@ -19,6 +18,7 @@ from fakeserver.query import QueryError, TaskFilter, go_quote, parse_task_filter
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.serialize import build_json, log_entry_json, task_json
 from fakeserver.timefmt import format_time, parse_time
+from fakeserver.uuids import parse_uuid
 from fakeserver.world import World
 
 TEMPLATE_VERSION_NOT_FOUND = "Template version not found or you do not have access to this resource"
@@ -52,21 +52,14 @@ def resolve_task(call: Call) -> Task:
     owner = resolve_user(call)
     caller = caller_of(call)
     value = call.params["task"]
-    task = call.world.live_task(str(uuid.UUID(value))) if _is_uuid(value) else None
+    task_id = parse_uuid(value)
+    task = call.world.live_task(task_id) if task_id is not None else None
     if task is None:
         task = call.world.task_by_name(owner.id, value)
     if task is None or not can_read(caller, task):
         raise not_found()
     call.task_id = task.id
     return task
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True
 
 
 # list and create

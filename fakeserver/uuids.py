@@ -1,0 +1,40 @@
+"""UUIDs as coderd reads them: github.com/google/uuid's `Parse`, stricter than Python's `uuid.UUID`."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Final
+
+_HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
+_UUID_DASH_OFFSETS: Final = (8, 13, 18, 23)
+
+
+def parse_uuid(value: str) -> str | None:
+    """The canonical form of `value` if github.com/google/uuid's `Parse` accepts it, else None.
+
+    uuid.UUID alone is too lenient to decide this: it also takes `0x` prefixes, `_` and stray
+    dashes, which the server would treat as a username. Go measures lengths in UTF-8 bytes.
+    """
+    raw = value.encode("utf-8", "surrogatepass")
+    if len(raw) == 32:
+        hex_digits = raw
+    else:
+        dashed = _dashed_uuid_body(raw)
+        if dashed is None or any(dashed[offset] != ord("-") for offset in _UUID_DASH_OFFSETS):
+            return None
+        hex_digits = dashed[:8] + dashed[9:13] + dashed[14:18] + dashed[19:23] + dashed[24:]
+    if not all(byte in _HEX_DIGITS for byte in hex_digits):
+        return None
+    return str(uuid.UUID(hex_digits.decode("ascii")))
+
+
+def _dashed_uuid_body(raw: bytes) -> bytes | None:
+    """The `xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx` part of the forms google/uuid accepts."""
+    if len(raw) == 36:
+        return raw
+    if len(raw) == 38:
+        # `{...}`: Go drops the first and last byte without checking they are braces.
+        return raw[1:37]
+    if len(raw) == 45 and raw[:9].lower() == b"urn:uuid:":
+        return raw[9:]
+    return None
