@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import time
 import urllib.request
@@ -35,6 +36,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -69,10 +71,7 @@ DEFAULT_SEED: Final = 0
 KNOWN_VALUE_PROBABILITY: Final = 0.75
 IN_PROCESS_ADVANCE: Final = 5.0  # seconds per request: each step of a chain finds the previous one settled
 FUZZ_EXAMPLES_ENV: Final = "FAKESERVER_FUZZ_EXAMPLES"
-INSTALL_HINT: Final = (
-    "fakeserver check needs Schemathesis, which is a test extra of fakeserver.\n"
-    "Install it with:  pip install 'fakeserver[test]'   (or: pip install 'schemathesis>=4')"
-)
+SCHEMATHESIS: Final = "schemathesis"
 
 USER_HEADER: Final = "Coder-Session-Token"
 BASE_PATH: Final = "/api/v2"
@@ -81,8 +80,50 @@ AGENT_SETTLE: Final = 60.0  # seconds of fake time for a new task's first build,
 
 
 class SchemathesisMissingError(RuntimeError):
-    def __init__(self) -> None:
-        super().__init__(INSTALL_HINT)
+    """Schemathesis is not installed, or is older than the release this module is written for."""
+
+    def __init__(self, found: str | None = None) -> None:
+        requirement = schemathesis_requirement()
+        problem = "needs Schemathesis" if found is None else f"needs {requirement}, but Schemathesis {found} is installed"
+        super().__init__(
+            f"fakeserver check {problem}; it is a test extra of fakeserver.\n"
+            f"Install it with:  pip install 'fakeserver[test]'   (or: pip install '{requirement}')"
+        )
+
+
+def schemathesis_requirement() -> str:
+    """The Schemathesis requirement of fakeserver's test extra, as installed (one source: pyproject.toml)."""
+    try:
+        declared = metadata.requires("fakeserver") or []
+    except metadata.PackageNotFoundError:
+        declared = []
+    for requirement in declared:
+        if requirement.startswith(SCHEMATHESIS):
+            return requirement.split(";", 1)[0].replace(" ", "")
+    return SCHEMATHESIS
+
+
+def import_schemathesis() -> Any:
+    """The schemathesis module, if it is installed and at least the floor that fakeserver declares."""
+    try:
+        import schemathesis
+    except ImportError as error:
+        raise SchemathesisMissingError() from error
+    found = metadata.version(SCHEMATHESIS)
+    floor = _floor(schemathesis_requirement())
+    if floor is not None and _release(found) < floor:
+        raise SchemathesisMissingError(found)
+    return schemathesis
+
+
+def _floor(requirement: str) -> tuple[int, ...] | None:
+    match = re.search(r">=\s*([0-9][0-9.]*)", requirement)
+    return _release(match.group(1)) if match else None
+
+
+def _release(version: str) -> tuple[int, ...]:
+    """The numeric release of a version ("4.32.2rc1" -> (4, 32, 2)), enough to compare against a floor."""
+    return tuple(int(part) for part in re.findall(r"[0-9]+", version.split("+", 1)[0])[:3])
 
 
 @dataclass(frozen=True)
@@ -379,11 +420,8 @@ def schemathesis_settings(options: CheckOptions, target: Target, wfc_path: str) 
 
 
 def load_schema(options: CheckOptions, target: Target, wfc_path: str) -> Any:
-    try:
-        import schemathesis
-        from schemathesis.config import SchemathesisConfig
-    except ImportError as error:
-        raise SchemathesisMissingError() from error
+    schemathesis = import_schemathesis()
+    from schemathesis.config import SchemathesisConfig
 
     from fakeserver.spec import load_spec, spec_path
 
