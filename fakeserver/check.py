@@ -84,7 +84,9 @@ class SchemathesisMissingError(RuntimeError):
 
     def __init__(self, found: str | None = None) -> None:
         requirement = schemathesis_requirement()
-        problem = "needs Schemathesis" if found is None else f"needs {requirement}, but Schemathesis {found} is installed"
+        problem = (
+            "needs Schemathesis" if found is None else f"needs {requirement}, but Schemathesis {found} is installed"
+        )
         super().__init__(
             f"fakeserver check {problem}; it is a test extra of fakeserver.\n"
             f"Install it with:  pip install 'fakeserver[test]'   (or: pip install '{requirement}')"

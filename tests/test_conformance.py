@@ -14,16 +14,14 @@ from typing import Any
 
 import httpx
 import pytest
-from served import serve
-
 from schemathesis.core import NOT_SET
 from schemathesis.core.failures import FailureGroup
+from served import serve
 
 from fakeserver.check import (
     CHECKS,
     PHASES,
     CheckOptions,
-    CheckReport,
     in_process_target,
     load_schema,
     max_examples_from_env,

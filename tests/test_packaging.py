@@ -68,7 +68,9 @@ def test_the_package_imports_only_run_time_dependencies_at_module_level() -> Non
 
 
 def test_every_import_of_the_package_tests_and_benchmarks_is_declared() -> None:
-    paths = sorted([*(ROOT / "fakeserver").rglob("*.py"), *(ROOT / "tests").glob("*.py"), *(ROOT / "bench").glob("*.py")])
+    paths = sorted(
+        [*(ROOT / "fakeserver").rglob("*.py"), *(ROOT / "tests").glob("*.py"), *(ROOT / "bench").glob("*.py")]
+    )
     assert undeclared(paths, TEST, module_level_only=False) == []
 
 
