@@ -8,9 +8,11 @@ from rules (first match wins); the fixtures may add their own.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import re2
 
 from fakeserver.models import Agent, AppState, PendingReply, Snapshot, Task, Workspace
 from fakeserver.timefmt import format_time
@@ -26,6 +28,9 @@ NEVER = datetime.max.replace(tzinfo=UTC)
 class AgentRule:
     """How the fake agent answers a user message that matches `match` (a regex; None matches all).
 
+    `match` is RE2 syntax, as Go's regexp, matched without regard to case. RE2 matches in time
+    linear in the message, so no rule (`^(a+)+$`) can stall the server; an invalid one raises
+    `InvalidRule` when the rule is made, that is when its fixture is loaded.
     `{input}` in `reply` and `message` stands for the message, shortened.
     """
 
@@ -34,9 +39,29 @@ class AgentRule:
     state: AppState = "idle"
     message: str = "Done: {input}"
     delay: float | None = None  # seconds; None means the world's `agent_reply` timing
+    _pattern: Any = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.match is not None:
+            object.__setattr__(self, "_pattern", compile_rule(self.match))
 
     def matches(self, text: str) -> bool:
-        return self.match is None or re.search(self.match, text, re.IGNORECASE) is not None
+        return self._pattern is None or self._pattern.search(text) is not None
+
+
+class InvalidRule(ValueError):
+    """A rule's `match` is not a regular expression RE2 accepts."""
+
+
+def compile_rule(pattern: str) -> Any:
+    options = re2.Options()
+    options.case_sensitive = False
+    options.log_errors = False  # the error is raised to the caller, not printed by RE2
+    try:
+        return re2.compile(pattern, options)
+    except re2.error as error:
+        reason = error.args[0].decode("utf-8", "replace") if error.args and isinstance(error.args[0], bytes) else error
+        raise InvalidRule(f"invalid regular expression {pattern!r}: {reason}") from None
 
 
 DEFAULT_RULE = AgentRule()

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fakeserver.agent import AgentRule, conversation_payload
+from fakeserver.agent import AgentRule, InvalidRule, conversation_payload
 from fakeserver.clock import Clock, ClockMode
 from fakeserver.fixtures import Entry, FixtureError, Fixtures
 from fakeserver.models import (
@@ -66,13 +66,16 @@ def build_world(fixtures: Fixtures, clock_mode: ClockMode = "manual", speed: flo
 
 def _rule(entry: Entry) -> AgentRule:
     defaults = AgentRule()
-    return AgentRule(
-        match=entry.get("match"),
-        reply=entry.get("reply", defaults.reply),
-        state=entry.get("state", defaults.state),
-        message=entry.get("message", defaults.message),
-        delay=entry.get("delay"),
-    )
+    try:
+        return AgentRule(
+            match=entry.get("match"),
+            reply=entry.get("reply", defaults.reply),
+            state=entry.get("state", defaults.state),
+            message=entry.get("message", defaults.message),
+            delay=entry.get("delay"),
+        )
+    except InvalidRule as error:
+        raise entry.error(str(error), "match") from None
 
 
 class _Builder:

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 ClockMode = Literal["manual", "real"]
+# The end of the fake's time: fixture times stop at 8999 and a step is at most a year away, so
+# nothing computed from the clock can pass what a datetime holds (year 9999).
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+class ClockRangeError(ValueError):
+    """A move of the clock past `LATEST`."""
 
 
 class Clock:
@@ -44,7 +51,13 @@ class Clock:
             return self._pinned
         if self._mode == "manual":
             return self._base
-        return self._base + timedelta(seconds=(self._monotonic() - self._base_tick) * self._speed)
+        elapsed = (self._monotonic() - self._base_tick) * self._speed
+        return min(self._base + timedelta(seconds=min(elapsed, self.seconds_left(self._base))), LATEST)
+
+    @staticmethod
+    def seconds_left(moment: datetime) -> float:
+        """How far the clock may still move from `moment`."""
+        return (LATEST - moment).total_seconds()
 
     def set_mode(self, mode: ClockMode, speed: float | None = None) -> None:
         """Switch mode or speed without a jump in time."""

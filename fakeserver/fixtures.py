@@ -19,6 +19,8 @@ from typing import Any
 import jsonschema_rs
 import yaml
 
+from fakeserver import yamlsafe
+from fakeserver.safejson import without_lone_surrogates
 from fakeserver.spec import FAST_YAML_LOADER
 from fakeserver.timefmt import parse_time
 
@@ -128,10 +130,18 @@ def _read_cached(path: Path, mtime_ns: int, size: int) -> tuple[dict[str, Any], 
 def parse_fixture_text(text: str, name: str) -> tuple[dict[str, Any], Source]:
     """Parse and validate one document (YAML, or JSON, which is YAML too)."""
     try:
+        yamlsafe.check_shape(text)  # before anything recursive or expanding sees the document
         node = yaml.compose(text, Loader=FAST_YAML_LOADER)  # one parse: lines from the nodes, values built from them
         document = yaml.constructor.SafeConstructor().construct_document(node) if node is not None else None
-    except yaml.YAMLError:
-        raise _syntax_error(text, name) from None
+    except yamlsafe.YAMLTooComplex as error:
+        raise FixtureError(name, error.line, (), error.reason) from None
+    except yaml.YAMLError as error:
+        raise _syntax_error(text, name, error) from None
+    except (ValueError, OverflowError) as error:  # a value YAML parses but Python cannot hold (5,000 digits)
+        reason = str(error).split(";")[0]  # not Python's advice on raising its own limit
+        raise FixtureError(name, None, (), f"a value cannot be read: {reason}") from None
+    if "\\u" in text or "\\U" in text:  # only an escape can make an unpaired surrogate
+        document = without_lone_surrogates(document)
     lines: dict[FixturePath, int] = {}
     if node is not None:
         _collect_lines(node, (), lines)
@@ -147,15 +157,25 @@ def parse_fixture_text(text: str, name: str) -> tuple[dict[str, Any], Source]:
     return document, source
 
 
-def _syntax_error(text: str, name: str) -> FixtureError:
-    """The pure-Python parser's account of a syntax error: the same words wherever libyaml is or is not."""
+def _syntax_error(text: str, name: str, libyaml_error: yaml.YAMLError) -> FixtureError:
+    """The pure-Python parser's account of a syntax error: the same words wherever libyaml is or is not.
+
+    Only libyaml's own account where the pure-Python parser cannot give one: it recurses, and
+    libyaml refuses a document nested past its limit before our depth check sees it.
+    """
     try:
         yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        reason = f"not valid YAML: {getattr(error, 'problem', None) or error}"
-        return FixtureError(name, mark.line + 1 if mark else None, (), reason)
-    return FixtureError(name, None, (), "not valid YAML")
+        return _yaml_error(name, error)
+    except RecursionError:
+        return _yaml_error(name, libyaml_error)
+    return _yaml_error(name, libyaml_error)  # what only libyaml refuses (an unpaired surrogate escape)
+
+
+def _yaml_error(name: str, error: yaml.YAMLError) -> FixtureError:
+    mark = getattr(error, "problem_mark", None)
+    reason = f"not valid YAML: {getattr(error, 'problem', None) or error}"
+    return FixtureError(name, mark.line + 1 if mark else None, (), reason)
 
 
 def _error_path(error: jsonschema_rs.ValidationError) -> FixturePath:
@@ -207,9 +227,20 @@ def _collect_lines(node: yaml.Node, path: FixturePath, lines: dict[FixturePath, 
 
 
 @cache
-def _schema() -> jsonschema_rs.Validator:
+def _schema_document() -> dict[str, Any]:
     text = (resources.files("fakeserver") / "fixture-schema.yaml").read_text(encoding="utf-8")
-    return jsonschema_rs.validator_for(yaml.load(text, Loader=FAST_YAML_LOADER), validate_formats=True)
+    document: dict[str, Any] = yaml.load(text, Loader=FAST_YAML_LOADER)
+    return document
+
+
+@cache
+def _schema() -> jsonschema_rs.Validator:
+    return jsonschema_rs.validator_for(_schema_document(), validate_formats=True)
+
+
+def _time_pattern() -> str:
+    pattern: str = _schema_document()["$defs"]["time"]["pattern"]
+    return pattern
 
 
 def _reason(error: jsonschema_rs.ValidationError) -> str:
@@ -227,6 +258,8 @@ def _reason(error: jsonschema_rs.ValidationError) -> str:
         return f"malformed time {error.instance!r} (use RFC 3339, e.g. 2026-01-05T09:00:00Z)"
     if kind == "Enum":  # every choice, not the validator's "or 4 other candidates"
         return f"{error.instance!r} is not one of: {', '.join(str(option) for option in details['options'])}"
+    if kind == "Pattern" and details.get("pattern") == _time_pattern():
+        return f"time {error.instance!r} is out of range: fixture times run from 1970 to 8999"
     if kind == "Pattern" or kind == "MaxLength":
         return f"{error.instance!r} is not a valid name (<= 32 letters, digits and single hyphens)"
     return error.message

@@ -8,12 +8,12 @@ never kept in clear: only the caller's identity and a masked token are.
 from __future__ import annotations
 
 import itertools
-import json
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fakeserver import safejson
 from fakeserver.timefmt import format_time
 
 JOURNAL_LIMIT = 10_000  # the oldest entries go first; a long-running server must not grow without bound
@@ -97,11 +97,12 @@ class Journal:
 
 
 def _decoded(raw: bytes) -> Any:
+    """What was recorded, as JSON if it is JSON the fake accepts, else as text: never an error."""
     if not raw:
         return None
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+        return safejson.loads(raw)
+    except safejson.BadJSON:
         return raw.decode("utf-8", errors="replace")
 
 

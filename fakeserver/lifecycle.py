@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fakeserver import agent as fake_agent
+from fakeserver.clock import LATEST, Clock, ClockRangeError
 from fakeserver.models import Agent, Build, Workspace
+from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
 MAX_STEPS_PER_RUN = 1_000_000  # a guard against a step that fails to change what comes next
@@ -31,7 +33,10 @@ def advance(world: World, seconds: float) -> int:
     """Move the clock forward and apply every step that falls due, in order. Returns the step count."""
     if seconds < 0:
         raise ValueError("the clock only moves forward")
-    target = world.clock.now() + timedelta(seconds=seconds)
+    now = world.clock.now()
+    if not seconds <= Clock.seconds_left(now):  # also refuses NaN
+        raise ClockRangeError(f"the clock cannot move past {format_time(LATEST)}; it is {format_time(now)}")
+    target = now + timedelta(seconds=seconds)
     applied = run_until(world, target)
     world.clock.jump_to(target)
     return applied

@@ -11,13 +11,12 @@ every response without showing up in the request budget.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import jsonschema_rs
 
+from fakeserver import safejson
 from fakeserver.errors import ApiError, Validation
 from fakeserver.spec import JSON, Operation, Parameter, RequestBody, resolve
 
@@ -97,11 +96,9 @@ class RequestValidator:
             except UnicodeDecodeError as error:
                 raise ApiError(400, "The body must be UTF-8 text.", f"{error}") from None
         try:
-            document = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as error:
+            document = safejson.loads(raw)
+        except safejson.BadJSON as error:
             raise ApiError(400, body.decode_message, f"{error}") from None
-        if b"\\u" in raw:  # only an escape can carry a lone surrogate
-            document = _without_lone_surrogates(document)
         if not self._body_schema.is_valid(document):
             raise self._body_error(body, document)
         return document
@@ -164,20 +161,6 @@ def _first_value(values: Mapping[str, str], name: str) -> str:
 
 def _first_error(validator: jsonschema_rs.Validator, value: str) -> str:
     return next(iter(validator.iter_errors(value))).message
-
-
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _without_lone_surrogates(value: Any) -> Any:
-    """Go's decoder turns an unpaired `\\ud800` into U+FFFD; kept as is, it could not be encoded back."""
-    if isinstance(value, str):
-        return _LONE_SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_without_lone_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_without_lone_surrogates(key): _without_lone_surrogates(item) for key, item in value.items()}
-    return value
 
 
 def _kind(error: jsonschema_rs.ValidationError) -> str:

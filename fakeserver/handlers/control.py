@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fakeserver import safejson
+from fakeserver.clock import ClockRangeError
 from fakeserver.errors import ApiError, Validation
 from fakeserver.fixtures import FixtureError, format_path
 from fakeserver.routing import Call, Handler, Reply
@@ -50,8 +52,8 @@ def _fixture_text(text: str) -> str:
     if not text.lstrip().startswith("{"):
         return text
     try:
-        document = json.loads(text)
-    except ValueError:
+        document = safejson.loads(text)
+    except safejson.BadJSON:
         return text  # YAML flow style, or broken: the fixture reader says what is wrong
     if isinstance(document, dict) and document.keys() == STATE_KEYS and isinstance(document["world"], dict):
         return json.dumps(document["world"])
@@ -68,7 +70,10 @@ def set_clock(call: Call) -> Reply:
 
 
 def advance_clock(call: Call) -> Reply:
-    applied = call.fake.advance(float(call.body["seconds"]))
+    try:
+        applied = call.fake.advance(float(call.body["seconds"]))
+    except ClockRangeError as error:
+        raise ApiError(400, "Invalid clock move.", str(error)) from None
     return Reply(200, {**call.fake.clock(), "applied": applied})
 
 

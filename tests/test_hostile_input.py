@@ -1,0 +1,224 @@
+"""Hostile input is normal input: whatever a client or a fixture sends gets a 4xx with a clear
+message, and nothing it sends breaks the fake for the next request.
+
+Each case checks the answer, then that the world still serves everyone (`still_serves`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pytest
+from conftest import AI_VERSION_ID, JSON_TYPE
+
+from fakeserver import safejson
+from fakeserver.fake import FakeCoder
+from fakeserver.fixtures import FixtureError
+
+CREATE = "/api/v2/tasks/me"
+
+
+def still_serves(fake: FakeCoder) -> None:
+    """Every reader of the world answers, and a reset, export → load → export round trip works."""
+    with fake.client("alice") as alice, fake.client() as control:
+        assert alice.get("/api/v2/tasks").status_code == 200
+        assert control.get("/__fake__/state").status_code == 200
+        assert control.get("/__fake__/state", params={"format": "yaml"}).status_code == 200
+        assert control.get("/__fake__/requests").status_code == 200
+        exported = fake.export_yaml()
+        fake.load_text(exported)
+        assert fake.export_yaml() == exported
+        assert control.post("/__fake__/reset").status_code == 200
+
+
+def create_body(extra: bytes = b"", input_text: bytes = b'"Fix it"') -> bytes:
+    return b'{"template_version_id":"%s","input":%s%s}' % (AI_VERSION_ID.encode(), input_text, extra)
+
+
+# Request bodies.
+
+
+def test_invalid_utf8_in_a_string_becomes_the_replacement_character_as_in_go(
+    fake: FakeCoder, alice: httpx.Client
+) -> None:
+    response = alice.post(CREATE, content=create_body(input_text=b'"Fix \xed\xa0\x80 it"'))
+    assert response.status_code == 201, response.text
+    assert response.json()["initial_prompt"] == "Fix \ufffd\ufffd\ufffd it"
+    still_serves(fake)
+
+
+def test_an_escaped_lone_surrogate_becomes_the_replacement_character(fake: FakeCoder, alice: httpx.Client) -> None:
+    response = alice.post(CREATE, content=create_body(input_text=b'"Fix \\ud800 it"'))
+    assert response.status_code == 201, response.text
+    assert response.json()["initial_prompt"] == "Fix \ufffd it"
+    still_serves(fake)
+
+
+@pytest.mark.parametrize("depth", [65, 300, 5_000, 100_000])
+def test_a_deeply_nested_body_is_refused(fake: FakeCoder, alice: httpx.Client, depth: int) -> None:
+    response = alice.post(CREATE, content=create_body(b',"extra":' + b"[" * depth + b"]" * depth))
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == JSON_TYPE
+    assert response.json()["message"] == "Request body must be valid JSON."
+    assert "nested deeper than 64 levels" in response.json()["detail"]
+    still_serves(fake)
+
+
+def test_an_unclosed_deep_root_is_refused(fake: FakeCoder, alice: httpx.Client) -> None:
+    assert alice.post(CREATE, content=b"[" * 100_000).status_code == 400
+    still_serves(fake)
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        (b"9" * 5_000, "out of range"),
+        (b"9" * 30, "overflows a 64-bit integer"),
+        (b"-" + b"9" * 20, "overflows a 64-bit integer"),
+        (b"1e400", "out of range"),
+        (b"NaN", "no NaN or Infinity"),
+        (b"-Infinity", "no NaN or Infinity"),
+    ],
+)
+def test_numbers_go_cannot_hold_are_refused(fake: FakeCoder, alice: httpx.Client, number: bytes, reason: str) -> None:
+    response = alice.post(CREATE, content=create_body(b',"n":' + number))
+    assert response.status_code == 400, response.text
+    assert reason in response.json()["detail"]
+    still_serves(fake)
+
+
+def test_control_plane_numbers_are_bounded(fake: FakeCoder, anonymous: httpx.Client) -> None:
+    seed = anonymous.post(
+        "/__fake__/faults", content=b'{"operation_id":"listTasks","status":500,"seed":%s}' % b"9" * 40
+    )
+    assert seed.status_code == 400, seed.text
+    for seconds in (b"1e400", b"NaN", b"1e15"):
+        assert anonymous.post("/__fake__/clock/advance", content=b'{"seconds":%s}' % seconds).status_code == 400
+    still_serves(fake)
+
+
+def test_the_journal_reads_back_whatever_was_sent(fake: FakeCoder, anonymous: httpx.Client) -> None:
+    """Unauthenticated requests with poisonous bodies are journaled; listing the journal still works."""
+    anonymous.post(CREATE, content=b"[" * 5_000)
+    anonymous.post(CREATE, content=b'{"input":"\\ud800"}')
+    anonymous.post(CREATE, content=b'{"input":"\xff\xfe"}')
+    listed = anonymous.get("/__fake__/requests")
+    assert listed.status_code == 200, listed.text
+    bodies = [entry["body"] for entry in listed.json()["requests"]]
+    assert bodies[0] == "[" * 5_000  # not JSON the fake accepts: kept as text
+    assert bodies[1] == {"input": "\ufffd"}
+    assert bodies[2] == {"input": "\ufffd\ufffd"}
+    still_serves(fake)
+
+
+# Fixture documents, through PUT /__fake__/state and from Python.
+
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+def put_state(client: httpx.Client, text: str) -> httpx.Response:
+    return client.put("/__fake__/state", content=text.encode(), headers={"Content-Type": "application/yaml"})
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once(fake: FakeCoder, anonymous: httpx.Client) -> None:
+    started = time.perf_counter()
+    response = put_state(anonymous, BILLION_LAUGHS)
+    assert time.perf_counter() - started < 5  # without the bound: about a minute and 9 GB
+    assert response.status_code == 400, response.text
+    assert "aliases expand to more than 1,000,000 nodes" in response.json()["detail"]
+    still_serves(fake)
+
+
+def test_aliases_within_the_bound_still_load(fake: FakeCoder) -> None:
+    fake.load_text("users:\n  - &member {username: carol}\n  - {<<: *member, username: dave}\n")
+    assert sorted(user.username for user in fake.world.users.values()) == ["carol", "dave"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: " + "[" * 100_000,
+        "a: " + "[" * 1_000 + "]" * 1_000,
+        "users:\n" + "  " * 0 + "".join("  " * i + "- \n" for i in range(200)),
+        '{"world": ' + "[" * 100_000,
+    ],
+)
+def test_deeply_nested_fixture_documents_are_refused(fake: FakeCoder, anonymous: httpx.Client, text: str) -> None:
+    response = put_state(anonymous, text)
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == "Invalid fixture document."
+    still_serves(fake)
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("settings: {seed: " + "9" * 5_000 + "}", "a value cannot be read"),
+        ("settings: {seed: " + "9" * 30 + "}", "is greater than the maximum of 9223372036854775807"),
+        ("settings: {clock_start: '9999-12-31T23:59:59Z'}", "out of range: fixture times run from 1970 to 8999"),
+        ("settings: {clock_start: '0001-01-01T00:00:00Z'}", "out of range: fixture times run from 1970 to 8999"),
+        ("settings: {timings: {job_pending: 1.0e+300}}", "is greater than the maximum of 31536000"),
+        ('users: [{username: x}]\nagent: {rules: [{match: "("}]}', "invalid regular expression '('"),
+        ('users: [{username: x, name: "\\ud800"}]', "not valid YAML"),
+    ],
+)
+def test_fixture_values_that_could_break_a_later_request_are_refused(
+    fake: FakeCoder, anonymous: httpx.Client, text: str, reason: str
+) -> None:
+    response = put_state(anonymous, text)
+    assert response.status_code == 400, response.text
+    assert reason in response.json()["detail"], response.json()
+    with pytest.raises(FixtureError) as raised:
+        fake.load_text(text)
+    assert reason in str(raised.value)
+    still_serves(fake)
+
+
+def test_a_task_time_at_the_end_of_the_range_loads_and_runs(fake: FakeCoder) -> None:
+    """The latest allowed times, with the longest timings, still move through every step."""
+    document = fake.export()
+    document["settings"]["clock_start"] = "8999-12-31T00:00:00Z"
+    document["settings"]["timings"] = {name: 31_536_000 for name in document["settings"]["timings"]}
+    for task in document["tasks"]:
+        task["created_at"] = "8999-12-31T23:59:59Z"
+    fake.load_text(json.dumps(document))
+    fake.advance(86_399)  # to the last second of 8999: every step now falls due in 9000
+    still_serves(fake)
+
+
+def test_a_catastrophic_agent_rule_cannot_stall_the_server(fake: FakeCoder) -> None:
+    document = fake.export()
+    document["agent"] = {"rules": [{"match": "^(a+)+$", "reply": "matched"}]}
+    fake.load_text(json.dumps(document))
+    with fake.client("alice") as alice:
+        task = alice.post(CREATE, json={"template_version_id": AI_VERSION_ID, "input": "a" * 50_000 + "b"})
+        started = time.perf_counter()
+        fake.advance(30)  # the agent reads the prompt and matches it against the rule
+        assert time.perf_counter() - started < 2
+        assert alice.get(f"{CREATE}/{task.json()['id']}").json()["status"] == "active"
+
+
+# The clock.
+
+
+def test_the_clock_cannot_move_past_its_end(fake: FakeCoder, anonymous: httpx.Client) -> None:
+    fake.load_text("settings: {clock_start: '8999-12-31T00:00:00Z'}\nusers: [{username: alice}]")
+    response = anonymous.post("/__fake__/clock/advance", json={"seconds": 31_536_000})
+    assert response.status_code == 400, response.text
+    assert response.json()["message"] == "Invalid clock move."
+    assert "cannot move past 9000-01-01T00:00:00Z" in response.json()["detail"]
+    with pytest.raises(ValueError, match="cannot move past"):
+        fake.advance(1e300)
+    assert anonymous.post("/__fake__/clock/advance", json={"seconds": 3600}).status_code == 200
+    assert anonymous.get("/__fake__/clock").json()["now"] == "8999-12-31T01:00:00Z"
+
+
+def test_safejson_refuses_depth_without_recursing() -> None:
+    with pytest.raises(safejson.BadJSON, match="nested deeper"):
+        safejson.loads(b"[" * 1_000_000)
+    assert safejson.loads(b'["[[[[", "\\"[[["]') == ["[[[[", '"[[[']
