@@ -73,7 +73,7 @@ def build_app(fake: FakeCoder) -> Starlette:
     app = Starlette(
         routes=list(routes),
         middleware=cors_middleware(fake.cors_origins),
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.state.fake = fake
     app.add_middleware(EncodedSlashes)
@@ -117,6 +117,12 @@ def dashboard_routes() -> list[BaseRoute]:
 async def dashboard_page(request: Request) -> Response:
     headers = {"Cache-Control": "no-cache", "Content-Security-Policy": DASHBOARD_CSP}
     return FileResponse(dashboard_directory() / "index.html", headers=headers)
+
+
+async def server_error(request: Request, exc: Exception) -> Response:
+    """A bug in the fake still answers in Coder's envelope; Starlette re-raises the error after
+    sending this, so the server logs it and an in-process client raises it in the test."""
+    return coder_json(500, {"message": "An internal error occurred in the fake.", "detail": f"{type(exc).__name__}"})
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -50,12 +50,22 @@ ANONYMOUS = Principal()
 
 
 def request_token(request: Request) -> str:
+    """The first of each, as Go's `Header.Get`, `Request.Cookie` and `url.Values.Get` give it
+    (Starlette's cookie and query mappings keep the last)."""
     return (
         request.headers.get(TOKEN_HEADER)
-        or request.cookies.get(TOKEN_COOKIE)
-        or request.query_params.get(TOKEN_COOKIE)
-        or ""
+        or _first_cookie(request.headers.getlist("cookie"), TOKEN_COOKIE)
+        or next(iter(request.query_params.getlist(TOKEN_COOKIE)), "")
     )
+
+
+def _first_cookie(headers: list[str], name: str) -> str:
+    for header in headers:
+        for pair in header.split(";"):
+            key, _, value = pair.partition("=")
+            if key.strip() == name:
+                return value.strip().strip('"')
+    return ""
 
 
 def authenticate(world: World, schemes: tuple[str, ...], request: Request) -> Principal:

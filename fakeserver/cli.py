@@ -7,6 +7,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from fakeserver.bodies import DEFAULT_BODY_TIMEOUT
 from fakeserver.cors import describe as describe_cors
 from fakeserver.cors import parse_origin
 from fakeserver.fake import FakeCoder
@@ -57,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-cors", action="store_true", help="no CORS headers at all (same-origin callers only)")
     serve.add_argument("--reload", action="store_true", help="serve the new world whenever a --fixtures file changes")
+    serve.add_argument(
+        "--body-timeout",
+        type=float,
+        default=DEFAULT_BODY_TIMEOUT,
+        metavar="SECONDS",
+        help=f"answer 408 when a request body takes longer to arrive (default: {DEFAULT_BODY_TIMEOUT:g})",
+    )
     serve.set_defaults(handler=serve_command)
     add_check_parser(commands)
     return parser
@@ -68,6 +76,9 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("fakeserver: --speed must be positive", file=sys.stderr)
         return 2
+    if not args.body_timeout > 0:
+        print("fakeserver: --body-timeout must be positive", file=sys.stderr)
+        return 2
     if args.no_cors and args.cors_origins:
         print("fakeserver: --no-cors and --cors-origin cannot go together", file=sys.stderr)
         return 2
@@ -78,6 +89,7 @@ def serve_command(args: argparse.Namespace) -> int:
             speed=args.speed,
             validate_responses=args.validate_responses,
             cors_origins=[] if args.no_cors else args.cors_origins,
+            body_timeout=args.body_timeout,
         )
     except FixtureError as error:
         print(f"fakeserver: bad fixture file: {error}", file=sys.stderr)

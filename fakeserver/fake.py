@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from fakeserver import control, lifecycle
+from fakeserver.bodies import DEFAULT_BODY_TIMEOUT
 from fakeserver.builder import build_world
 from fakeserver.clock import ClockMode
 from fakeserver.export import export_world
@@ -51,6 +52,7 @@ class FakeCoder:
         speed: float = 1.0,
         validate_responses: bool = True,
         cors_origins: Sequence[str] | None = None,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
     ) -> None:
         from fakeserver.app import api_operations, build_app  # app.py builds routes around this class
 
@@ -60,6 +62,7 @@ class FakeCoder:
         self.speed = speed
         self.validate_responses = validate_responses
         self.cors_origins = cors_origins  # None: any localhost origin; empty: no CORS (see app.py)
+        self.body_timeout = body_timeout  # seconds a request body may take to arrive (bodies.py)
         self.lock = threading.RLock()  # requests and direct calls may come from different threads
         self.world: World = build_world(self.fixtures, clock, speed)
         self.journal = Journal()
@@ -194,6 +197,7 @@ class FakeCoder:
     def agent(self, ref: str) -> dict[str, str]:
         """The task's agent id and token, to call the agent endpoints as that agent."""
         with self.lock:
+            lifecycle.catch_up(self.world)
             return control.agent_info(self.world, control.find_task(self.world, ref))
 
     def _drive(self, ref: str, action: Any) -> JSONObject:

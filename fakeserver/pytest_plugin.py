@@ -51,7 +51,9 @@ SUITE_FIXTURES = pytest.StashKey[tuple[Path, ...]]()
 CONFIGURED_ATTRIBUTES = frozenset(
     {"fixture_paths", "fixtures", "clock_mode", "speed", "validate_responses", "world", "journal", "faults"}
 )
-KEPT_ATTRIBUTES = frozenset({"lock", "api_operations", "app", "cors_origins"})  # fixed when the fake is built
+KEPT_ATTRIBUTES = frozenset(
+    {"lock", "api_operations", "app", "cors_origins", "body_timeout"}
+)  # fixed when the fake is built
 
 
 @dataclass(frozen=True)

@@ -8,20 +8,22 @@ being built.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from fakeserver import lifecycle
 from fakeserver.auth import Principal, authenticate, request_token
-from fakeserver.errors import ApiError
+from fakeserver.bodies import BodyTimeout, has_body, read_at_most
+from fakeserver.errors import ApiError, envelope
 from fakeserver.journal import JournalEntry, mask_token, masked_query
 from fakeserver.responses import coder_json, empty
 from fakeserver.spec import Operation, Spec, SpecError
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 
 _UNREAD = object()
+logger = logging.getLogger("fakeserver")
 
 
 @dataclass
@@ -155,7 +158,6 @@ class OperationEndpoint:
 
     async def handle(self, request: Request) -> Response:
         started = time.perf_counter()
-        raw_body = await request.body()
         fake: FakeCoder = request.app.state.fake  # routes are shared by every app; each app knows its fake
         with fake.lock:  # counting a fault's calls and drawing its chances change it
             faults = fake.faults.for_call(self.operation.operation_id) if self._journaled else []
@@ -165,8 +167,13 @@ class OperationEndpoint:
         if any(fault.drop for fault in faults):
             return DroppedConnection()
         injected = next((fault for fault in faults if fault.status is not None), None)
+        try:
+            raw_body, refusal = await self._read_body(fake, request)
+        except ClientDisconnect:
+            logger.warning("%s %s: the client went away before its body arrived", request.method, request.url.path)
+            return empty(400)  # nobody reads it
         with fake.lock:
-            reply, principal, call = self._run(fake, request, raw_body, injected)
+            reply, principal, call = self._run(fake, request, raw_body, refusal or injected)
             if fake.validate_responses:
                 self._responses.check(reply.status, reply.body, reply.media_type)
             response = _response(reply)
@@ -174,27 +181,58 @@ class OperationEndpoint:
                 self._record(fake, request, raw_body, principal, call, reply, bytes(response.body), started)
         return response
 
+    async def _read_body(self, fake: FakeCoder, request: Request) -> tuple[bytes, Reply | None]:
+        """The body, read only for an operation that takes one and a caller who is let in; or the
+        answer that refuses it (too large, too slow).
+
+        A body past coderd's own cap (`x-coder-max-bytes`) is cut one byte past it: the handler
+        then refuses it with coderd's 400, in coderd's order of checks.
+        """
+        body = self.operation.request_body
+        if body is None or not has_body(request) or not self._caller_is_let_in(fake, request):
+            return b"", None
+        try:
+            raw = await read_at_most(request, body.read_limit + 1, fake.body_timeout)
+        except BodyTimeout as error:
+            return b"", Reply(408, envelope("Timed out reading the request body.", f"{error}."))
+        if len(raw) > body.read_limit and body.max_bytes is None:
+            detail = f"The fake reads at most {body.read_limit} bytes of a request body."
+            return b"", Reply(413, envelope("Request body too large.", detail))
+        return raw, None
+
+    def _caller_is_let_in(self, fake: FakeCoder, request: Request) -> bool:
+        """Whether authentication will pass: a caller it refuses gets its 401 with the body unread."""
+        with fake.lock:
+            try:
+                authenticate(fake.world, self.operation.security, request)
+            except ApiError:
+                return False
+        return True
+
     def _run(
-        self, fake: FakeCoder, request: Request, raw_body: bytes, injected: Fault | None
+        self, fake: FakeCoder, request: Request, raw_body: bytes, answer: Fault | Reply | None
     ) -> tuple[Reply, Principal | None, Call | None]:
-        """The answer, who asked and what they asked about. An injected fault answers instead of the
-        handler, but the caller and the task are still found, for the journal."""
+        """The answer, who asked and what they asked about. A refused body or an injected fault
+        answers instead of the handler, but the caller and the task are still found, for the journal."""
         principal: Principal | None = None
         call: Call | None = None
         try:
-            lifecycle.catch_up(fake.world)
+            if self._journaled:  # the control plane's actions catch up themselves (a reset must not need to)
+                lifecycle.catch_up(fake.world)
             principal = authenticate(fake.world, self.operation.security, request)
             params = self._requests.parameters(request.path_params, request.query_params)
             call = Call(fake, params, principal, lambda: self._requests.body(raw_body))
-            if injected is None:
+            if isinstance(answer, Reply):
+                return answer, principal, call
+            if answer is None:
                 return self._handler(call), principal, call
             if self._subject is not None:
                 self._subject(call)
         except ApiError as error:
-            if injected is None:
+            if answer is None or isinstance(answer, Reply):
                 return Reply(error.status, error.body(), error.headers), principal, call
-        assert injected is not None and injected.status is not None
-        return Reply(injected.status, injected.body), principal, call
+        assert answer is not None and not isinstance(answer, Reply) and answer.status is not None
+        return Reply(answer.status, answer.body), principal, call
 
     def _record(
         self,

@@ -36,13 +36,25 @@ class Parameter:
     detail: str | None  # x-coder-detail, with "{value}" standing for the offending value
 
 
+# What the fake reads of a body whose operation sets no `x-coder-max-bytes`: coderd reads any
+# size, the fake answers 413 past this, so that no client can fill its memory.
+DEFAULT_BODY_LIMIT = 4 * 1024 * 1024
+# Statuses every operation with a body declares: the fake's own bounds on reading it.
+BODY_READ_STATUSES = (408, 413)
+
+
 @dataclass(frozen=True)
 class RequestBody:
     required: bool
     schema: JSON
     decode_message: str  # what the Go JSON decoder's failure is answered with
-    max_bytes: int | None
+    max_bytes: int | None  # x-coder-max-bytes: coderd's own cap, answered 400 with `decode_message`
     is_json: bool = True  # False: a text body (e.g. a YAML document) handed over as a str
+
+    @property
+    def read_limit(self) -> int:
+        """Bytes read at most; one more and the body is refused unread."""
+        return self.max_bytes if self.max_bytes is not None else DEFAULT_BODY_LIMIT
 
 
 @dataclass(frozen=True)
@@ -120,21 +132,30 @@ def parse_spec(document: JSON) -> Spec:
                 raise SpecError(f"operationId {operation_id!r} is used twice")
             seen_ids.add(operation_id)
             security = raw.get("security")
-            operations.append(
-                Operation(
-                    operation_id=operation_id,
-                    method=method.upper(),
-                    path=path,
-                    servers=_server_urls(raw.get("servers"), default=servers),
-                    parameters=_parameters(document, shared_parameters, raw.get("parameters", [])),
-                    request_body=_request_body(document, raw.get("requestBody")),
-                    responses=_responses(document, raw.get("responses", {})),
-                    text_responses=_text_responses(document, raw.get("responses", {})),
-                    security=root_security if security is None else _security_names(security),
-                    strict_query=bool(raw.get("x-coder-strict-query", False)),
-                )
+            operation = Operation(
+                operation_id=operation_id,
+                method=method.upper(),
+                path=path,
+                servers=_server_urls(raw.get("servers"), default=servers),
+                parameters=_parameters(document, shared_parameters, raw.get("parameters", [])),
+                request_body=_request_body(document, raw.get("requestBody")),
+                responses=_responses(document, raw.get("responses", {})),
+                text_responses=_text_responses(document, raw.get("responses", {})),
+                security=root_security if security is None else _security_names(security),
+                strict_query=bool(raw.get("x-coder-strict-query", False)),
             )
+            _check_body_statuses(operation)
+            operations.append(operation)
     return Spec(document=document, operations=tuple(operations))
+
+
+def _check_body_statuses(operation: Operation) -> None:
+    missing = [status for status in BODY_READ_STATUSES if status not in operation.responses]
+    if operation.request_body is not None and missing:
+        statuses = ", ".join(str(status) for status in missing)
+        raise SpecError(
+            f"{operation.operation_id} takes a body but does not declare {statuses} (reading it is bounded)"
+        )
 
 
 def resolve(document: JSON, node: JSON) -> JSON:

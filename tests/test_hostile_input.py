@@ -11,7 +11,7 @@ import time
 
 import httpx
 import pytest
-from conftest import AI_VERSION_ID, JSON_TYPE
+from conftest import ACTIVE_ID, AI_VERSION_ID, JSON_TYPE
 
 from fakeserver import safejson
 from fakeserver.fake import FakeCoder
@@ -99,18 +99,57 @@ def test_control_plane_numbers_are_bounded(fake: FakeCoder, anonymous: httpx.Cli
     still_serves(fake)
 
 
-def test_the_journal_reads_back_whatever_was_sent(fake: FakeCoder, anonymous: httpx.Client) -> None:
-    """Unauthenticated requests with poisonous bodies are journaled; listing the journal still works."""
-    anonymous.post(CREATE, content=b"[" * 5_000)
-    anonymous.post(CREATE, content=b'{"input":"\\ud800"}')
-    anonymous.post(CREATE, content=b'{"input":"\xff\xfe"}')
-    listed = anonymous.get("/__fake__/requests")
+def test_the_journal_reads_back_whatever_was_sent(fake: FakeCoder, alice: httpx.Client) -> None:
+    """Poisonous bodies are journaled as sent; listing the journal still works."""
+    alice.post(CREATE, content=b"[" * 5_000)
+    alice.post(CREATE, content=b'{"input":"\\ud800"}')
+    alice.post(CREATE, content=b'{"input":"\xff\xfe"}')
+    with fake.client() as control:
+        listed = control.get("/__fake__/requests")
     assert listed.status_code == 200, listed.text
     bodies = [entry["body"] for entry in listed.json()["requests"]]
     assert bodies[0] == "[" * 5_000  # not JSON the fake accepts: kept as text
     assert bodies[1] == {"input": "\ufffd"}
     assert bodies[2] == {"input": "\ufffd\ufffd"}
     still_serves(fake)
+
+
+def test_a_body_is_not_read_for_a_caller_who_is_refused(fake: FakeCoder, anonymous: httpx.Client) -> None:
+    response = anonymous.post(CREATE, content=create_body())
+    assert response.status_code == 401
+    assert [entry.body for entry in fake.requests()] == [None]
+
+
+def test_a_body_is_not_kept_for_an_operation_that_takes_none(fake: FakeCoder, alice: httpx.Client) -> None:
+    assert alice.request("GET", "/api/v2/tasks", content=b'{"ignored": true}').status_code == 200
+    assert [entry.body for entry in fake.requests()] == [None]
+
+
+def test_a_body_larger_than_the_fake_reads_is_refused(fake: FakeCoder, alice: httpx.Client) -> None:
+    response = alice.post(CREATE, content=create_body(input_text=b'"' + b"x" * (4 * 1024 * 1024) + b'"'))
+    assert response.status_code == 413, response.text
+    assert response.json() == {
+        "message": "Request body too large.",
+        "detail": "The fake reads at most 4194304 bytes of a request body.",
+    }
+    assert alice.post(CREATE, content=create_body(input_text=b'"' + b"x" * 1_000_000 + b'"')).status_code == 201
+    still_serves(fake)
+
+
+def test_coderds_own_cap_keeps_its_400_and_its_order(fake: FakeCoder, admin: httpx.Client) -> None:
+    """The snapshot upload's 64 KiB cap is coderd's: 400 after the task is resolved, not 413."""
+    snapshot = "/api/v2/workspaceagents/me/tasks/{task}/log-snapshot?format=agentapi"
+    agent = fake.agent("alice/fix-login-bug")
+    headers = {"Coder-Session-Token": agent["agent_token"]}
+    big = b'{"messages":[],"pad":"' + b"x" * 70_000 + b'"}'
+    with fake.client() as client:
+        missing = client.post(
+            snapshot.format(task="00000000-0000-4000-8000-000000000000"), content=big, headers=headers
+        )
+        assert missing.status_code == 404, missing.text
+        over = client.post(snapshot.format(task=ACTIVE_ID), content=big, headers=headers)
+        assert over.status_code == 400, over.text
+        assert over.json()["message"] == "Failed to decode request payload."
 
 
 # Fixture documents, through PUT /__fake__/state and from Python.
@@ -222,3 +261,30 @@ def test_safejson_refuses_depth_without_recursing() -> None:
     with pytest.raises(safejson.BadJSON, match="nested deeper"):
         safejson.loads(b"[" * 1_000_000)
     assert safejson.loads(b'["[[[[", "\\"[[["]') == ["[[[[", '"[[[']
+
+
+# Tokens given twice.
+
+
+@pytest.mark.parametrize(
+    ("where", "request_options"),
+    [
+        ("query", {"params": [("coder_session_token", "alice-token"), ("coder_session_token", "bob-token")]}),
+        ("cookie", {"headers": {"Cookie": "coder_session_token=alice-token; coder_session_token=bob-token"}}),
+        (
+            "cookie headers",
+            {
+                "headers": [
+                    ("Cookie", "coder_session_token=alice-token"),
+                    ("Cookie", "x=1; coder_session_token=bob-token"),
+                ]
+            },
+        ),
+    ],
+)
+def test_the_first_of_two_tokens_counts_as_in_go(
+    fake: FakeCoder, anonymous: httpx.Client, where: str, request_options: dict[str, object]
+) -> None:
+    response = anonymous.get("/api/v2/tasks", **request_options)  # type: ignore[arg-type]
+    assert response.status_code == 200, (where, response.text)
+    assert {task["owner_name"] for task in response.json()["tasks"]} == {"alice"}

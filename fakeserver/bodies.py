@@ -1,0 +1,43 @@
+"""Reading a request body within bounds: at most so many bytes, within so many seconds.
+
+A server that reads whatever it is sent can be made to hold a 100 MiB body in memory, or a
+connection open for ever by a `Content-Length` that is never sent. The pipeline reads a body
+only for an operation that takes one, only once the caller is known, and through here.
+"""
+
+from __future__ import annotations
+
+import anyio
+from starlette.requests import Request
+
+DEFAULT_BODY_TIMEOUT = 10.0  # seconds for the whole body to arrive; `serve --body-timeout` changes it
+
+
+class BodyTimeout(Exception):
+    """The body did not arrive within the timeout."""
+
+
+def has_body(request: Request) -> bool:
+    """Whether the request announces a body (a length above zero, or chunks)."""
+    headers = request.headers
+    length = headers.get("content-length")
+    return (length is not None and length.strip() not in ("", "0")) or "transfer-encoding" in headers
+
+
+async def read_at_most(request: Request, limit: int, timeout: float) -> bytes:
+    """The body, or its first `limit` bytes when it is longer: the rest is never read.
+
+    Raises `BodyTimeout`, and Starlette's `ClientDisconnect` when the client goes away.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        with anyio.fail_after(timeout):
+            async for chunk in request.stream():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= limit:
+                    break
+    except TimeoutError:
+        raise BodyTimeout(f"the body did not arrive within {timeout:g} s") from None
+    return b"".join(chunks)[:limit]
