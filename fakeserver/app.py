@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -18,7 +19,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.auth import SCHEMES
-from fakeserver.cors import cors_middleware
+from fakeserver.cors import cors_middleware, origin_allowed
+from fakeserver.guard import BrowserWrites, TrustedHosts
 from fakeserver.handlers import API_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
 from fakeserver.responses import coder_json
@@ -72,7 +74,11 @@ def build_app(fake: FakeCoder) -> Starlette:
     routes = shared_routes(tuple(API_HANDLERS.items()), tuple(CONTROL_HANDLERS.items()))
     app = Starlette(
         routes=list(routes),
-        middleware=cors_middleware(fake.cors_origins),
+        middleware=[  # outermost first: the Host is trusted before an Origin is compared with it
+            Middleware(TrustedHosts, hosts=lambda: fake.allowed_hosts),
+            *cors_middleware(fake.cors_origins),
+            Middleware(BrowserWrites, origin_allowed=origin_allowed(fake.cors_origins)),
+        ],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.state.fake = fake

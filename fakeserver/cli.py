@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from fakeserver.cors import describe as describe_cors
 from fakeserver.cors import parse_origin
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError
+from fakeserver.guard import trusted_hosts
 from fakeserver.routing import ConnectionDropped
 from fakeserver.server import listening_socket
 
@@ -32,6 +34,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(title="commands")
     serve = commands.add_parser("serve", help="serve the fake over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    serve.add_argument(
+        "--allow-host",
+        dest="allow_hosts",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="also answer requests whose Host is NAME (repeatable; * for any); default: loopback names only",
+    )
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument(
         "--fixtures",
@@ -90,6 +100,7 @@ def serve_command(args: argparse.Namespace) -> int:
             validate_responses=args.validate_responses,
             cors_origins=[] if args.no_cors else args.cors_origins,
             body_timeout=args.body_timeout,
+            allowed_hosts=trusted_hosts(args.host, args.allow_hosts),
         )
     except FixtureError as error:
         print(f"fakeserver: bad fixture file: {error}", file=sys.stderr)
@@ -100,11 +111,26 @@ def serve_command(args: argparse.Namespace) -> int:
         print(f"fakeserver: cannot listen on {args.host}:{args.port}: {error.strerror}", file=sys.stderr)
         return 2
     print(banner(fake, args.host, sock.getsockname()[1]), flush=True)
+    if not is_loopback(args.host):
+        print(NETWORK_WARNING.format(host=args.host), file=sys.stderr, flush=True)
     if args.reload:
         start_reloading(fake, watched=bool(args.fixtures))
     logging.getLogger("uvicorn.error").addFilter(quiet_dropped_connections)
     uvicorn.Server(uvicorn.Config(fake.app, log_level="warning")).run(sockets=[sock])
     return 0
+
+
+NETWORK_WARNING = (
+    "fakeserver: WARNING: listening on {host}, not on loopback: anyone who can reach this machine can read "
+    "every token and reset, load or drive the world through /__fake__/, which has no authentication."
+)
+
+
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return host.lower() == "localhost"
 
 
 def quiet_dropped_connections(record: logging.LogRecord) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
@@ -40,6 +40,17 @@ def describe(origins: Sequence[str] | None) -> str:
     if not origins:
         return "off"
     return "any origin" if ANY_ORIGIN in origins else ", ".join(origins)
+
+
+def origin_allowed(origins: Sequence[str] | None) -> Callable[[str], bool]:
+    """Whether a page of `origin` may call the fake: the same choice the CORS middleware makes."""
+    if origins is None:
+        localhost = re.compile(LOCALHOST_ORIGINS)
+        return lambda origin: localhost.fullmatch(origin) is not None
+    allowed = {parse_origin(origin) for origin in origins}
+    if ANY_ORIGIN in allowed:
+        return lambda origin: True
+    return lambda origin: origin in allowed
 
 
 def cors_middleware(origins: Sequence[str] | None) -> list[Middleware]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from fakeserver.routing import CompiledOperation
 
 JSONObject = dict[str, Any]
+CONTROL_HEADERS = {"Content-Type": "application/json"}  # what a control-plane write must say (guard.py)
 
 
 class FakeCoder:
@@ -53,6 +54,7 @@ class FakeCoder:
         validate_responses: bool = True,
         cors_origins: Sequence[str] | None = None,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        allowed_hosts: frozenset[str] | None = None,
     ) -> None:
         from fakeserver.app import api_operations, build_app  # app.py builds routes around this class
 
@@ -63,6 +65,8 @@ class FakeCoder:
         self.validate_responses = validate_responses
         self.cors_origins = cors_origins  # None: any localhost origin; empty: no CORS (see app.py)
         self.body_timeout = body_timeout  # seconds a request body may take to arrive (bodies.py)
+        # The Host names it answers to once served (guard.py); None, in process: any.
+        self.allowed_hosts = allowed_hosts
         self.lock = threading.RLock()  # requests and direct calls may come from different threads
         self.world: World = build_world(self.fixtures, clock, speed)
         self.journal = Journal()
@@ -251,6 +255,17 @@ class FakeCoder:
             transport=SyncASGITransport(self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
         )
 
+    def control_client(self) -> httpx.Client:
+        """An in-process client for the control plane (`/__fake__/...`): it says
+        `Content-Type: application/json` on every request, as control-plane writes must."""
+        import httpx
+
+        from fakeserver.transport import SyncASGITransport
+
+        return httpx.Client(
+            transport=SyncASGITransport(self.app), base_url="http://fakeserver", headers=CONTROL_HEADERS
+        )
+
     def async_client(self, user: str | None = None) -> httpx.AsyncClient:
         """The same as `client()`, for async tests."""
         import httpx
@@ -258,7 +273,7 @@ class FakeCoder:
         from fakeserver.transport import AsyncASGITransport
 
         return httpx.AsyncClient(
-            transport=AsyncASGITransport(app=self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
+            transport=AsyncASGITransport(self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
         )
 
     def _auth_headers(self, user: str | None) -> dict[str, str]:

@@ -51,9 +51,8 @@ SUITE_FIXTURES = pytest.StashKey[tuple[Path, ...]]()
 CONFIGURED_ATTRIBUTES = frozenset(
     {"fixture_paths", "fixtures", "clock_mode", "speed", "validate_responses", "world", "journal", "faults"}
 )
-KEPT_ATTRIBUTES = frozenset(
-    {"lock", "api_operations", "app", "cors_origins", "body_timeout"}
-)  # fixed when the fake is built
+# Fixed when the fake is built (allowed_hosts: when its server starts).
+KEPT_ATTRIBUTES = frozenset({"lock", "api_operations", "app", "cors_origins", "body_timeout", "allowed_hosts"})
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
+from fakeserver.guard import trusted_hosts
+
 if TYPE_CHECKING:
     import uvicorn
 
@@ -59,6 +61,8 @@ class FakeServer:
             raise FakeServerError("the server is already started")
         sock = listening_socket(self.host, self.port)
         self.port = sock.getsockname()[1]
+        if self.fake.allowed_hosts is None:  # served: answer only to loopback names (guard.py)
+            self.fake.allowed_hosts = trusted_hosts(self.host)
         config = uvicorn.Config(
             self.fake.app,
             lifespan="off",

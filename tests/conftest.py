@@ -62,6 +62,13 @@ def admin(fake: FakeCoder) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
+def control(fake: FakeCoder) -> Iterator[httpx.Client]:
+    """The control plane: no token, and JSON on every write, as it requires."""
+    with fake.control_client() as client:
+        yield client
+
+
+@pytest.fixture
 def anonymous(fake: FakeCoder) -> Iterator[httpx.Client]:
     with fake.client() as client:
         yield client

@@ -54,6 +54,10 @@ class Served:
         headers = {"Coder-Session-Token": token} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
 
+    def control_client(self) -> httpx.Client:
+        """For the control plane: JSON on every write, as it requires."""
+        return httpx.Client(base_url=self.url, headers={"Content-Type": "application/json"}, timeout=10.0)
+
     def stop(self) -> str:
         """Terminate the server (kill it if it lingers) and give all it printed. Stopping twice is harmless."""
         if self._final is None:

@@ -23,7 +23,7 @@ UNAUTHORIZED = "Workspace agent not authorized."
 
 
 def agent_token(fake: FakeCoder, task_id: str) -> str:
-    with fake.client() as control:
+    with fake.control_client() as control:
         response = control.get(f"/__fake__/tasks/{task_id}/agent")
     assert response.status_code == 200, response.text
     token: str = response.json()["agent_token"]

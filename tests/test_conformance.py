@@ -122,7 +122,7 @@ def test_an_explicit_case_fails_when_the_server_misbehaves(explicit: tuple[FakeC
 def test_a_server_error_is_reported_as_a_failure() -> None:
     """The harness fails when the server misbehaves: here every list answers 500."""
     fake = FakeCoder()
-    with fake.client() as control:
+    with fake.control_client() as control:
         added = control.post("/__fake__/faults", json={"operation_id": "listTasks", "status": 500})
         assert added.status_code == 201, added.text
     result = run_check(CheckOptions(max_examples=3, phases=("examples", "coverage")), fake=fake)

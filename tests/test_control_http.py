@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -70,13 +69,6 @@ tasks:
     prompt: Do the one thing.
     status: active
 """
-
-
-@pytest.fixture
-def control(fake: FakeCoder) -> Iterator[httpx.Client]:
-    """The control plane needs no token."""
-    with fake.client() as client:
-        yield client
 
 
 def task_path(task_id: str, action: str = "") -> str:
@@ -739,7 +731,7 @@ def test_a_failing_rule_ends_in_failed(ruled: FakeCoder) -> None:
 
 
 def test_a_working_rule_keeps_the_agent_busy(ruled: FakeCoder) -> None:
-    with ruled.client("alice") as alice, ruled.client() as control:
+    with ruled.client("alice") as alice, ruled.control_client() as control:
         assert send(alice, "work forever").status_code == 204
         ruled.advance(3600)
         assert get_task(alice, ACTIVE_ID)["current_state"] == working("Still digging", "2026-01-05T09:00:01Z")

@@ -95,7 +95,7 @@ def server(browser: Browser, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 @pytest.fixture
 def page(browser: Browser, server: Served) -> Iterator[Page]:
-    with server.client() as client:
+    with server.control_client() as client:
         assert client.post("/__fake__/reset").status_code == 200
     context = browser.new_context(viewport={"width": 1440, "height": 900}, accept_downloads=True)
     opened = context.new_page()

@@ -22,7 +22,7 @@ CREATE = "/api/v2/tasks/me"
 
 def still_serves(fake: FakeCoder) -> None:
     """Every reader of the world answers, and a reset, export → load → export round trip works."""
-    with fake.client("alice") as alice, fake.client() as control:
+    with fake.client("alice") as alice, fake.control_client() as control:
         assert alice.get("/api/v2/tasks").status_code == 200
         assert control.get("/__fake__/state").status_code == 200
         assert control.get("/__fake__/state", params={"format": "yaml"}).status_code == 200
@@ -89,13 +89,11 @@ def test_numbers_go_cannot_hold_are_refused(fake: FakeCoder, alice: httpx.Client
     still_serves(fake)
 
 
-def test_control_plane_numbers_are_bounded(fake: FakeCoder, anonymous: httpx.Client) -> None:
-    seed = anonymous.post(
-        "/__fake__/faults", content=b'{"operation_id":"listTasks","status":500,"seed":%s}' % b"9" * 40
-    )
+def test_control_plane_numbers_are_bounded(fake: FakeCoder, control: httpx.Client) -> None:
+    seed = control.post("/__fake__/faults", content=b'{"operation_id":"listTasks","status":500,"seed":%s}' % b"9" * 40)
     assert seed.status_code == 400, seed.text
     for seconds in (b"1e400", b"NaN", b"1e15"):
-        assert anonymous.post("/__fake__/clock/advance", content=b'{"seconds":%s}' % seconds).status_code == 400
+        assert control.post("/__fake__/clock/advance", content=b'{"seconds":%s}' % seconds).status_code == 400
     still_serves(fake)
 
 
@@ -104,7 +102,7 @@ def test_the_journal_reads_back_whatever_was_sent(fake: FakeCoder, alice: httpx.
     alice.post(CREATE, content=b"[" * 5_000)
     alice.post(CREATE, content=b'{"input":"\\ud800"}')
     alice.post(CREATE, content=b'{"input":"\xff\xfe"}')
-    with fake.client() as control:
+    with fake.control_client() as control:
         listed = control.get("/__fake__/requests")
     assert listed.status_code == 200, listed.text
     bodies = [entry["body"] for entry in listed.json()["requests"]]
@@ -164,9 +162,9 @@ def put_state(client: httpx.Client, text: str) -> httpx.Response:
     return client.put("/__fake__/state", content=text.encode(), headers={"Content-Type": "application/yaml"})
 
 
-def test_a_yaml_alias_bomb_is_refused_at_once(fake: FakeCoder, anonymous: httpx.Client) -> None:
+def test_a_yaml_alias_bomb_is_refused_at_once(fake: FakeCoder, control: httpx.Client) -> None:
     started = time.perf_counter()
-    response = put_state(anonymous, BILLION_LAUGHS)
+    response = put_state(control, BILLION_LAUGHS)
     assert time.perf_counter() - started < 5  # without the bound: about a minute and 9 GB
     assert response.status_code == 400, response.text
     assert "aliases expand to more than 1,000,000 nodes" in response.json()["detail"]
@@ -187,8 +185,8 @@ def test_aliases_within_the_bound_still_load(fake: FakeCoder) -> None:
         '{"world": ' + "[" * 100_000,
     ],
 )
-def test_deeply_nested_fixture_documents_are_refused(fake: FakeCoder, anonymous: httpx.Client, text: str) -> None:
-    response = put_state(anonymous, text)
+def test_deeply_nested_fixture_documents_are_refused(fake: FakeCoder, control: httpx.Client, text: str) -> None:
+    response = put_state(control, text)
     assert response.status_code == 400, response.text
     assert response.json()["message"] == "Invalid fixture document."
     still_serves(fake)
@@ -207,9 +205,9 @@ def test_deeply_nested_fixture_documents_are_refused(fake: FakeCoder, anonymous:
     ],
 )
 def test_fixture_values_that_could_break_a_later_request_are_refused(
-    fake: FakeCoder, anonymous: httpx.Client, text: str, reason: str
+    fake: FakeCoder, control: httpx.Client, text: str, reason: str
 ) -> None:
-    response = put_state(anonymous, text)
+    response = put_state(control, text)
     assert response.status_code == 400, response.text
     assert reason in response.json()["detail"], response.json()
     with pytest.raises(FixtureError) as raised:
@@ -245,16 +243,16 @@ def test_a_catastrophic_agent_rule_cannot_stall_the_server(fake: FakeCoder) -> N
 # The clock.
 
 
-def test_the_clock_cannot_move_past_its_end(fake: FakeCoder, anonymous: httpx.Client) -> None:
+def test_the_clock_cannot_move_past_its_end(fake: FakeCoder, control: httpx.Client) -> None:
     fake.load_text("settings: {clock_start: '8999-12-31T00:00:00Z'}\nusers: [{username: alice}]")
-    response = anonymous.post("/__fake__/clock/advance", json={"seconds": 31_536_000})
+    response = control.post("/__fake__/clock/advance", json={"seconds": 31_536_000})
     assert response.status_code == 400, response.text
     assert response.json()["message"] == "Invalid clock move."
     assert "cannot move past 9000-01-01T00:00:00Z" in response.json()["detail"]
     with pytest.raises(ValueError, match="cannot move past"):
         fake.advance(1e300)
-    assert anonymous.post("/__fake__/clock/advance", json={"seconds": 3600}).status_code == 200
-    assert anonymous.get("/__fake__/clock").json()["now"] == "8999-12-31T01:00:00Z"
+    assert control.post("/__fake__/clock/advance", json={"seconds": 3600}).status_code == 200
+    assert control.get("/__fake__/clock").json()["now"] == "8999-12-31T01:00:00Z"
 
 
 def test_safejson_refuses_depth_without_recursing() -> None:

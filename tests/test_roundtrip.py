@@ -125,11 +125,11 @@ def test_the_same_world_through_http(fake: FakeCoder) -> None:
     with fake.client("bob") as bob:
         create_task(bob, template_version_id=AI_VERSION_ID, name="via-http", display_name="Via HTTP")
     fake.advance(2.5)
-    with fake.client() as control:
+    with fake.control_client() as control:
         exported = control.get("/__fake__/state", params={"format": "yaml"}).text
         before = control.get("/__fake__/state").json()
         other = FakeCoder()
-        with other.client() as other_control:
+        with other.control_client() as other_control:
             response = other_control.put(
                 "/__fake__/state", content=exported, headers={"content-type": "application/yaml"}
             )

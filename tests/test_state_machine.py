@@ -125,7 +125,7 @@ class TasksMachine(RuleBasedStateMachine):
         super().__init__()
         self.fake = FakeCoder()
         self.clients = {user: self.fake.client(user) for user in (*MEMBERS, "admin")}
-        self.control = self.fake.client()
+        self.control = self.fake.control_client()
         self.now = 0.0
         self.tasks: list[Task] = []
         self.preexisting: dict[str, set[str]] = {}  # the fixture world's tasks, per member

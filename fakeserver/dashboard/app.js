@@ -34,7 +34,9 @@ class HttpError extends Error {
 
 async function call(base, method, path, body, token) {
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // Every write says JSON, with a body or not: the control plane refuses writes a page of another
+  // origin could send without a preflight (text/plain, forms).
+  if (method !== "GET") headers["Content-Type"] = "application/json";
   if (token) headers["Coder-Session-Token"] = token;
   const response = await fetch(new URL(path, base), {
     method,

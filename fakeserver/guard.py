@@ -1,0 +1,117 @@
+"""Who may talk to a served fake. Its control plane has no token and its tokens are well known,
+so it trusts the network no further than a loopback address does.
+
+- `TrustedHosts`: only requests whose `Host` names a loopback host (or one the user added
+  with `serve --allow-host`) are answered. A DNS-rebinding page reaches 127.0.0.1 under a name
+  of its own; it gets 400, not the world's tokens.
+- `BrowserWrites`: a page can send a "simple" cross-site request (a form post, or `text/plain`)
+  without a preflight, so CORS hides only the answer, not the effect. Any write that carries an
+  `Origin` the fake does not allow (nor its own) gets 403, and a control-plane POST, PUT or
+  PATCH must say
+  `Content-Type: application/json` (or YAML for a state upload), which no page can send to
+  another origin without a preflight; else 415.
+
+Both answer in Coder's envelope. They stand outside the operations (no spec declares these
+statuses) because they are about where a request comes from, not what it asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from urllib.parse import urlsplit
+
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from fakeserver.responses import coder_json
+
+IN_PROCESS = "fakeserver.in_process"  # set in the scope by the in-process transports: no socket, no Host to trust
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+ANY_HOST = "*"
+CONTROL_PREFIX = "/__fake__/"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # DELETE has no body: a page cannot send it without asking
+# The content types a page may send to another origin without a preflight (the Fetch standard's
+# CORS-safelisted request headers), and no content type at all.
+SIMPLE_CONTENT_TYPES = frozenset({"", "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def trusted_hosts(bound: str, added: Iterable[str] = ()) -> frozenset[str]:
+    """The loopback names, the address the server is bound to, and what the user added."""
+    hosts = {*LOOPBACK_HOSTS, *(host.strip().lower().strip("[]") for host in added)}
+    if bound not in ("0.0.0.0", "::", ""):
+        hosts.add(bound.lower().strip("[]"))
+    return frozenset(hosts)
+
+
+def host_name(host_header: str) -> str:
+    """`example.com:8080` -> `example.com`; `[::1]:8080` -> `::1`."""
+    if host_header.startswith("["):
+        return host_header[1 : host_header.find("]")].lower() if "]" in host_header else ""
+    return host_header.rsplit(":", 1)[0].lower() if host_header.count(":") == 1 else host_header.lower()
+
+
+def is_trusted(host: str, trusted: frozenset[str]) -> bool:
+    return ANY_HOST in trusted or host in trusted or host.endswith(".localhost")
+
+
+class TrustedHosts:
+    """Refuse a request whose `Host` is not trusted. `hosts()` is read per request: None trusts any
+    (a fake that is not served has no network to be reached from), and so does a request that
+    came through an in-process transport."""
+
+    def __init__(self, app: ASGIApp, hosts: Callable[[], frozenset[str] | None]) -> None:
+        self.app = app
+        self.hosts = hosts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        trusted = self.hosts()
+        if scope["type"] == "http" and trusted is not None and not scope.get(IN_PROCESS):
+            host = host_name(Headers(scope=scope).get("host", ""))
+            if not is_trusted(host, trusted):
+                detail = (
+                    f"fakeserver answers only to {', '.join(sorted(trusted))} (a guard against DNS rebinding); "
+                    f"start it with --allow-host {host or 'NAME'} to answer to {host or 'a name'} too."
+                )
+                await coder_json(400, {"message": "Invalid host header.", "detail": detail})(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+class BrowserWrites:
+    """Refuse writes from pages of foreign origins, and control-plane writes a page could send
+    without a preflight."""
+
+    def __init__(self, app: ASGIApp, origin_allowed: Callable[[str], bool]) -> None:
+        self.app = app
+        self.origin_allowed = origin_allowed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+            refusal = self.refusal(scope)
+            if refusal is not None:
+                status, body = refusal
+                await coder_json(status, body)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def refusal(self, scope: Scope) -> tuple[int, dict[str, str]] | None:
+        headers = Headers(scope=scope)
+        origin = headers.get("origin")
+        if origin is not None and not self._same_origin(origin, headers) and not self.origin_allowed(origin.lower()):
+            detail = f"A page of {origin} may not change the fake; start it with --cors-origin {origin} to allow it."
+            return 403, {"message": "Cross-origin request refused.", "detail": detail}
+        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        control_write = scope["method"] in BODY_METHODS and scope["path"].startswith(CONTROL_PREFIX)
+        if control_write and content_type in SIMPLE_CONTENT_TYPES:
+            detail = (
+                "Control-plane writes need Content-Type: application/json (a state upload may also be "
+                "application/yaml), so that no web page can send them without the browser asking first."
+            )
+            return 415, {"message": "Unsupported media type.", "detail": detail}
+        return None
+
+    @staticmethod
+    def _same_origin(origin: str, headers: Headers) -> bool:
+        """The fake's own pages (the dashboard) write to it: their origin's host is the request's `Host`."""
+        return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
