@@ -214,11 +214,18 @@ class FakeCoder:
     # the journal and faults
 
     def requests(
-        self, operation: str | None = None, task: str | None = None, user: str | None = None
+        self,
+        operation: str | None = None,
+        task: str | None = None,
+        user: str | None = None,
+        *,
+        since: int = 0,
+        limit: int | None = None,
     ) -> list[JournalEntry]:
-        """What clients sent to the Coder API, oldest first; filter by operationId, task id or username."""
+        """What clients sent to the Coder API, oldest first; filter by operationId, task id or username,
+        keep only those with an id above `since`, and only the newest `limit`."""
         with self.lock:
-            return self.journal.entries(operation, task, user)
+            return self.journal.entries(operation, task, user, since, limit)
 
     def clear_requests(self) -> None:
         with self.lock:

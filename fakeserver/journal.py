@@ -7,7 +7,6 @@ never kept in clear: only the caller's identity and a masked token are.
 
 from __future__ import annotations
 
-import itertools
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,8 +15,10 @@ from typing import Any
 from fakeserver import safejson
 from fakeserver.timefmt import format_time
 
-JOURNAL_LIMIT = 10_000  # the oldest entries go first; a long-running server must not grow without bound
-BODY_LIMIT = 16 * 1024  # bytes kept of each request and response body: a polled long list must not fill memory
+JOURNAL_LIMIT = 10_000  # entries; the oldest go first, so that a long-running server does not grow without bound
+JOURNAL_BYTES = 32 * 1024 * 1024  # and bytes, bodies included: 10,000 polls of a long list must not fill memory
+BODY_LIMIT = 16 * 1024  # bytes kept of each request and response body
+ENTRY_OVERHEAD = 512  # bytes an entry costs besides its bodies (its fields, its strings), for the byte bound
 SECRET_QUERY_PARAMS = ("coder_session_token",)
 
 
@@ -70,30 +71,70 @@ class JournalEntry:
 
 
 class Journal:
-    def __init__(self, limit: int = JOURNAL_LIMIT) -> None:
-        self._entries: deque[JournalEntry] = deque(maxlen=limit)
-        self._ids = itertools.count(1)
+    """The newest entries, within `limit` entries and `max_bytes` bytes."""
+
+    def __init__(self, limit: int = JOURNAL_LIMIT, max_bytes: int = JOURNAL_BYTES) -> None:
+        self._entries: deque[JournalEntry] = deque()
+        self._limit = limit
+        self._max_bytes = max_bytes
+        self._bytes = 0
+        self._last_id = 0
 
     def next_id(self) -> int:
-        return next(self._ids)
+        self._last_id += 1
+        return self._last_id
+
+    @property
+    def last_id(self) -> int:
+        """The newest id given so far (0 before any)."""
+        return self._last_id
+
+    @property
+    def first_id(self) -> int:
+        """The oldest entry kept; entries with a smaller id are gone. The next id when none is kept."""
+        return self._entries[0].id if self._entries else self._last_id + 1
+
+    @property
+    def size_bytes(self) -> int:
+        return self._bytes
 
     def record(self, entry: JournalEntry) -> None:
         self._entries.append(entry)
+        self._bytes += _cost(entry)
+        while len(self._entries) > self._limit or (self._bytes > self._max_bytes and len(self._entries) > 1):
+            self._bytes -= _cost(self._entries.popleft())
 
     def clear(self) -> None:
         self._entries.clear()
+        self._bytes = 0
 
     def entries(
-        self, operation: str | None = None, task: str | None = None, user: str | None = None
+        self,
+        operation: str | None = None,
+        task: str | None = None,
+        user: str | None = None,
+        since: int = 0,
+        limit: int | None = None,
     ) -> list[JournalEntry]:
-        """Oldest first, optionally only one operation's, one task's or one caller's."""
-        return [
-            entry
-            for entry in self._entries
-            if (operation is None or entry.operation_id == operation)
-            and (task is None or entry.task_id == task)
-            and (user is None or entry.user == user)
-        ]
+        """Oldest first, optionally only one operation's, one task's or one caller's, only those after
+        `since`, and only the newest `limit`. Read from the newest back: a poller that passes the
+        last id it saw costs what it gets, not what the journal holds."""
+        found: list[JournalEntry] = []
+        for entry in reversed(self._entries):
+            if entry.id <= since or (limit is not None and len(found) >= limit):
+                break
+            if (
+                (operation is None or entry.operation_id == operation)
+                and (task is None or entry.task_id == task)
+                and (user is None or entry.user == user)
+            ):
+                found.append(entry)
+        found.reverse()
+        return found
+
+
+def _cost(entry: JournalEntry) -> int:
+    return ENTRY_OVERHEAD + len(entry.request_bytes) + len(entry.response_bytes)
 
 
 def _decoded(raw: bytes) -> Any:

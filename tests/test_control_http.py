@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def test_reset_returns_to_the_loaded_fixtures(fake: FakeCoder, control: httpx.Cl
     assert ok(control.get("/__fake__/requests"))["count"] == 1
     summary = ok(control.post("/__fake__/reset"))
     assert summary == {"users": 3, "tasks": 6, "files": [str(default_fixture_path())]}
-    assert ok(control.get("/__fake__/requests")) == {"requests": [], "count": 0}
+    assert ok(control.get("/__fake__/requests")) == {"requests": [], "count": 0, "first_id": 2, "last_id": 1}
     assert ok(control.get("/__fake__/faults")) == {"faults": []}
     assert ok(control.get("/__fake__/clock"))["now"] == "2026-01-05T09:00:00Z"
     assert alice.get(f"/api/v2/tasks/me/{created['id']}").status_code == 404
@@ -510,13 +511,57 @@ def test_tokens_never_appear_in_the_journal(fake: FakeCoder, control: httpx.Clie
         assert secret not in journal.text
 
 
+def test_a_poller_gets_only_what_is_new(fake: FakeCoder, control: httpx.Client, alice: httpx.Client) -> None:
+    for _ in range(5):
+        get_task(alice, ACTIVE_ID)
+    first = ok(control.get("/__fake__/requests", params={"limit": 2}))
+    assert [entry["id"] for entry in first["requests"]] == [4, 5]  # the newest two, oldest first
+    assert (first["count"], first["first_id"], first["last_id"]) == (2, 1, 5)
+    assert ok(control.get("/__fake__/requests", params={"since": 5}))["requests"] == []
+    alice.get("/api/v2/tasks")
+    newer = ok(control.get("/__fake__/requests", params={"since": 5}))
+    assert [entry["operation_id"] for entry in newer["requests"]] == ["listTasks"]
+    filtered = ok(control.get("/__fake__/requests", params={"since": 2, "operation": "getTask"}))
+    assert [entry["id"] for entry in filtered["requests"]] == [3, 4, 5]
+    assert [entry.id for entry in fake.requests("getTask", since=3, limit=1)] == [5]
+    assert control.get("/__fake__/requests", params={"since": "-1"}).status_code == 400
+
+
+def test_the_journal_is_bounded_in_bytes_as_well_as_entries() -> None:
+    from fakeserver.journal import BODY_LIMIT, Journal, JournalEntry
+
+    journal = Journal(limit=1_000, max_bytes=100 * 1024)
+    for _ in range(50):
+        entry = JournalEntry(
+            journal.next_id(),
+            datetime(2026, 1, 1, tzinfo=UTC),
+            "GET",
+            "/",
+            {},
+            b"",
+            "listTasks",
+            None,
+            "",
+            "",
+            200,
+            b"x" * 20_000,
+            1.0,
+        )
+        journal.record(entry)
+    assert journal.size_bytes <= 100 * 1024
+    kept = journal.entries()
+    assert [entry.id for entry in kept] == list(range(51 - len(kept), 51))  # the newest
+    assert len(kept[0].response_bytes) == BODY_LIMIT
+    assert journal.first_id == kept[0].id
+
+
 def test_control_calls_are_not_journaled_and_the_journal_clears(control: httpx.Client, alice: httpx.Client) -> None:
     get_task(alice, ACTIVE_ID)
     ok(control.get("/__fake__/state"))
     ok(control.post("/__fake__/clock/advance", json={"seconds": 1}))
     assert ok(control.get("/__fake__/requests"))["count"] == 1
     assert control.delete("/__fake__/requests").status_code == 204
-    assert ok(control.get("/__fake__/requests")) == {"requests": [], "count": 0}
+    assert ok(control.get("/__fake__/requests")) == {"requests": [], "count": 0, "first_id": 2, "last_id": 1}
     get_task(alice, ACTIVE_ID)
     ok(control.post("/__fake__/reset"))
     assert ok(control.get("/__fake__/requests"))["count"] == 0

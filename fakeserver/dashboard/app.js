@@ -7,6 +7,7 @@ const CONTROL = new URL("./", location.href); // the page is served at /__fake__
 const API = new URL("../api/v2/", CONTROL);
 const POLL_MS = 1000;
 const JOURNAL_ROWS = 200;
+const JOURNAL_KEPT = 500; // the newest journal entries the page holds (and asks for at most)
 
 const view = {
   state: null, // GET /__fake__/state
@@ -16,6 +17,8 @@ const view = {
   keys: {}, // what was last rendered, to redraw only what changed
   expanded: new Set(), // journal entries opened by a click
   seen: 0, // the highest journal id rendered so far
+  journalLast: 0, // the newest journal id fetched: the next poll asks only for what came after it
+  journalTotal: 0, // entries the journal holds (its ids are consecutive)
 };
 
 // ---------------------------------------------------------------- HTTP
@@ -135,9 +138,12 @@ async function refresh() {
   }
   polling = true;
   try {
-    const [state, requests] = await Promise.all([control("GET", "state"), control("GET", "requests")]);
+    const [state, requests] = await Promise.all([
+      control("GET", "state"),
+      control("GET", `requests?since=${view.journalLast}&limit=${JOURNAL_KEPT}`),
+    ]);
     view.state = state.data;
-    view.requests = requests.data.requests;
+    if (!mergeJournal(requests.data)) pollAgain = true;
     view.record = view.selected ? await fetchRecord(view.selected) : null;
     render();
     setConnection(true);
@@ -150,6 +156,20 @@ async function refresh() {
       refresh();
     }
   }
+}
+
+// Add a page of new journal entries; false when the journal started over (the page is stale).
+function mergeJournal(page) {
+  if (page.last_id < view.journalLast) {
+    view.requests = [];
+    view.journalLast = 0;
+    return false;
+  }
+  const kept = view.requests.filter((entry) => entry.id >= page.first_id);
+  view.requests = kept.concat(page.requests).slice(-JOURNAL_KEPT);
+  view.journalLast = page.last_id;
+  view.journalTotal = page.last_id >= page.first_id ? page.last_id - page.first_id + 1 : 0;
+  return true;
 }
 
 async function fetchRecord(id) {
@@ -369,7 +389,7 @@ function renderJournal() {
   const key = JSON.stringify([entries.length, last, onlySelected, view.selected, [...view.expanded]]);
   if (view.keys.journal === key) return;
   view.keys.journal = key;
-  $("request-count").textContent = view.requests.length;
+  $("request-count").textContent = view.journalTotal;
   $("requests-empty").hidden = entries.length > 0;
   const rows = [];
   for (const entry of entries.slice(-JOURNAL_ROWS).reverse()) {

@@ -110,8 +110,15 @@ def append_agent_output(call: Call) -> Reply:
 
 
 def list_requests(call: Call) -> Reply:
-    entries = call.fake.requests(call.params.get("operation"), call.params.get("task"), call.params.get("user"))
-    return Reply(200, {"requests": [entry.to_json() for entry in entries], "count": len(entries)})
+    params = call.params
+    limit = int(params["limit"]) if "limit" in params else None
+    with call.fake.lock:  # the entries and the ids that frame them, from one moment
+        journal = call.fake.journal
+        entries = journal.entries(
+            params.get("operation"), params.get("task"), params.get("user"), int(params.get("since", 0)), limit
+        )
+        framing = {"count": len(entries), "first_id": journal.first_id, "last_id": journal.last_id}
+    return Reply(200, {"requests": [entry.to_json() for entry in entries], **framing})
 
 
 def clear_requests(call: Call) -> Reply:
