@@ -37,3 +37,23 @@ def test_in_process_section_runs_and_reports_every_figure(tmp_path: Path) -> Non
     }
     assert "2. In-process cost per test" in done.stdout
     assert "reset() + 1 request < 0.5 ms" in done.stdout
+
+
+def test_hostile_input_benchmark_runs_and_finds_no_server_error(tmp_path: Path) -> None:
+    output = tmp_path / "hostile.json"
+    done = subprocess.run(
+        [sys.executable, "bench/hostile.py", "--quick", "--output", str(output)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(output.read_text())
+    (only_round,) = results["rounds"]
+    assert len(only_round["statuses"]) == 20
+    for name, statuses in only_round["statuses"].items():
+        assert not any(status.startswith("5") or status == "0" for status in statuses), (name, statuses)
+    assert results["world_works_after"] and results["victim"]["failures"] == 0
+    assert results["server_tracebacks"] == 0
+    assert "Journal of" in done.stdout
