@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
+from fakeserver.clock import ClockRangeError
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError
+from fakeserver.server import FakeServer, FakeServerError
+from fakeserver.spec import SpecError
 from fakeserver.validation import ResponseValidationError
 
-__all__ = ["FakeCoder", "FixtureError", "ResponseValidationError", "__version__"]
+# What users may import: the fake, the server that serves it from a thread, and the errors a
+# Python caller can catch. Transports come from `FakeCoder.transport()` / `async_transport()`;
+# the pytest plugin's fixtures and helpers are documented in docs/pytest-plugin.md.
+__all__ = [
+    "ClockRangeError",
+    "FakeCoder",
+    "FakeServer",
+    "FakeServerError",
+    "FixtureError",
+    "ResponseValidationError",
+    "SpecError",
+    "__version__",
+]
 
 __version__ = "0.1.0"

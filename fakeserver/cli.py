@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from fakeserver import __version__
 from fakeserver.bodies import DEFAULT_BODY_TIMEOUT
 from fakeserver.cors import describe as describe_cors
 from fakeserver.cors import parse_origin
@@ -31,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fakeserver", description="A fake Coder Tasks API server.")
+    parser.add_argument("--version", action="version", version=f"fakeserver {__version__}")
     commands = parser.add_subparsers(title="commands")
     serve = commands.add_parser("serve", help="serve the fake over HTTP")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")

@@ -44,28 +44,46 @@ def workspace_of(world: World, task: Task) -> Workspace:
     return workspace
 
 
+# Where a provisioner job can go from each status, as coderd's provisioner moves it: pending and
+# running jobs finish or are canceled, a canceling job ends canceled or failed, the rest is final.
+JOB_MOVES: dict[str, tuple[str, ...]] = {
+    "pending": ("running", "succeeded", "failed", "canceling", "canceled"),
+    "running": ("succeeded", "failed", "canceling", "canceled"),
+    "canceling": ("canceled", "failed"),
+    "succeeded": (),
+    "failed": (),
+    "canceled": (),
+}
+
+
 def set_job(world: World, task: Task, status: str, error: str = "") -> None:
-    """Move the latest build's job: run it, finish it, fail or cancel it."""
+    """Move the latest build's job: run it, finish it, fail or cancel it (see `JOB_MOVES`)."""
     if status not in JOB_STATUSES:
         raise ApiError(400, "Invalid job status.", f"Expected one of {', '.join(JOB_STATUSES)}.")
     workspace = workspace_of(world, task)
     build = workspace.latest_build
     job = build.job
-    if status == "running" and job.status == "pending":
+    allowed = JOB_MOVES[job.status]
+    if status not in allowed:
+        reason = f"it can become {_one_of(allowed)}" if allowed else "which is final; start a new build instead"
+        raise ApiError(409, "Cannot move the job there.", f"The job is {job.status}, {reason}.")
+    if status == "running":
         lifecycle.run_job(world, workspace, build)
-    elif status == "succeeded" and job.status in ("pending", "running"):
+    elif status == "succeeded":
         if job.status == "pending":
             lifecycle.run_job(world, workspace, build)
         lifecycle.succeed_job(world, workspace, build)
     elif status == "failed":
         lifecycle.fail_job(world, workspace, build, error or "provisioner job failed (injected)")
-    elif status in ("canceling", "canceled"):
-        job.status = "canceling" if status == "canceling" else "canceled"
-        if status == "canceled":
-            lifecycle.cancel_job(world, build)
-    elif status != job.status:
-        raise ApiError(409, "Cannot move the job there.", f"The job is {job.status}; it cannot become {status}.")
+    elif status == "canceling":
+        job.status = "canceling"
+    else:
+        lifecycle.cancel_job(world, build)
     world.touch(workspace.id)
+
+
+def _one_of(statuses: tuple[str, ...]) -> str:
+    return statuses[0] if len(statuses) == 1 else f"{', '.join(statuses[:-1])} or {statuses[-1]}"
 
 
 def current_agent(world: World, task: Task) -> tuple[Agent, Workspace]:

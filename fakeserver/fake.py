@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from fakeserver.routing import CompiledOperation
 
 JSONObject = dict[str, Any]
+IN_PROCESS_URL = "http://fakeserver"  # the base URL of in-process clients (no socket behind it)
 CONTROL_HEADERS = {"Content-Type": "application/json"}  # what a control-plane write must say (guard.py)
 
 
@@ -252,36 +253,42 @@ class FakeCoder:
     def client(self, user: str | None = None) -> httpx.Client:
         """An httpx client talking to this fake in-process (no socket), signed in as `user` or anonymous.
 
-        A response that breaks the spec raises `ResponseValidationError` here, in the caller.
+        It works from sync code and from sync code called by an async test alike; async code
+        awaits `async_client()` instead. A response that breaks the spec raises
+        `ResponseValidationError` here, in the caller.
         """
-        import httpx
+        from fakeserver.transport import SyncClient
 
-        from fakeserver.transport import SyncASGITransport
-
-        return httpx.Client(
-            transport=SyncASGITransport(self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
-        )
+        return SyncClient(transport=self.transport(), base_url=IN_PROCESS_URL, headers=self._auth_headers(user))
 
     def control_client(self) -> httpx.Client:
         """An in-process client for the control plane (`/__fake__/...`): it says
         `Content-Type: application/json` on every request, as control-plane writes must."""
-        import httpx
+        from fakeserver.transport import SyncClient
 
-        from fakeserver.transport import SyncASGITransport
-
-        return httpx.Client(
-            transport=SyncASGITransport(self.app), base_url="http://fakeserver", headers=CONTROL_HEADERS
-        )
+        return SyncClient(transport=self.transport(), base_url=IN_PROCESS_URL, headers=CONTROL_HEADERS)
 
     def async_client(self, user: str | None = None) -> httpx.AsyncClient:
-        """The same as `client()`, for async tests."""
+        """The same as `client()`, for async code (`async with fake.async_client("alice") as alice`)."""
         import httpx
 
+        return httpx.AsyncClient(
+            transport=self.async_transport(), base_url=IN_PROCESS_URL, headers=self._auth_headers(user)
+        )
+
+    def transport(self) -> httpx.BaseTransport:
+        """An httpx transport to this fake, for code that builds its own client: an SDK's
+        `make_client(base_url, token, transport=...)`, or `httpx.Client(transport=fake.transport(),
+        base_url="http://fakeserver")`. Any base URL works: the transport never opens a socket."""
+        from fakeserver.transport import SyncASGITransport
+
+        return SyncASGITransport(self.app)
+
+    def async_transport(self) -> httpx.AsyncBaseTransport:
+        """The same as `transport()`, for an `httpx.AsyncClient`."""
         from fakeserver.transport import AsyncASGITransport
 
-        return httpx.AsyncClient(
-            transport=AsyncASGITransport(self.app), base_url="http://fakeserver", headers=self._auth_headers(user)
-        )
+        return AsyncASGITransport(self.app)
 
     def _auth_headers(self, user: str | None) -> dict[str, str]:
         return {"Coder-Session-Token": self.token(user)} if user else {}

@@ -133,7 +133,13 @@ class PytestFakeCoder(FakeCoder):
             if task is not None and wanted.met_by(task):
                 return task
             if time.monotonic() >= deadline:
-                raise AssertionError(f"task {ref} did not reach {wanted} within {timeout:g} s; seen: {seen}")
+                hint = ""
+                if self.world.clock.mode == "manual":
+                    hint = (
+                        "; the clock is manual, so nothing moves by itself: use fake.advance_until(...) to move it, "
+                        "or @pytest.mark.fake_coder(clock='real') for a clock that runs"
+                    )
+                raise AssertionError(f"task {ref} did not reach {wanted} within {timeout:g} s; seen: {seen}{hint}")
             time.sleep(0.01)
 
     def assert_called(

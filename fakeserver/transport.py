@@ -3,8 +3,9 @@
 httpx ships only an async ASGI transport, and Starlette's TestClient starts a
 thread portal for every request (milliseconds each). The sync transport here
 runs httpx's own `ASGITransport` on an event loop kept per thread, which keeps
-a request in the tens of microseconds. Use the async client from async code: a
-sync client cannot run inside a running event loop.
+a request in the tens of microseconds. Where that thread already runs a loop (sync
+code under test called from an async test), a loop cannot be nested in it: the request
+then runs on one shared portal thread's loop instead, and the caller waits for it.
 
 A connection dropped by an injected fault surfaces as `httpx.RemoteProtocolError`,
 as it does over a real socket, so client retry code can be tested in-process.
@@ -34,6 +35,19 @@ class AsyncASGITransport(httpx.ASGITransport):
             raise httpx.RemoteProtocolError(str(error), request=request) from error
 
 
+class SyncClient(httpx.Client):
+    """`FakeCoder.client()`: an httpx.Client that says what to use when it is entered with `async with`."""
+
+    async def __aenter__(self) -> SyncClient:
+        raise TypeError(
+            "fake.client() is a sync httpx.Client: use `with fake.client(...)`, "
+            "or `async with fake.async_client(...)` in async code"
+        )
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        """Never reached: entering fails."""
+
+
 class InProcess:
     """Marks a request as come through an in-process transport: the served fake's Host guard
     leaves it alone (no socket reached it), so a test can use both on one fake."""
@@ -59,6 +73,8 @@ class SyncASGITransport(httpx.BaseTransport):
                 content=request.read(),
                 extensions=request.extensions,
             )
+        if _loop_running_here():
+            return asyncio.run_coroutine_threadsafe(self._send(request), _portal_loop()).result()
         return _thread_loop().run_until_complete(self._send(request))
 
     async def _send(self, request: httpx.Request) -> httpx.Response:
@@ -68,6 +84,29 @@ class SyncASGITransport(httpx.BaseTransport):
 
 
 _local = threading.local()
+
+
+def _loop_running_here() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+_portal_lock = threading.Lock()
+_portal: asyncio.AbstractEventLoop | None = None
+
+
+def _portal_loop() -> asyncio.AbstractEventLoop:
+    """A loop on a thread of its own, started on first use, for requests made inside a running loop."""
+    global _portal
+    with _portal_lock:
+        if _portal is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="fakeserver-portal", daemon=True).start()
+            _portal = loop
+        return _portal
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:

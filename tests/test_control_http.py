@@ -347,8 +347,35 @@ def test_a_job_cannot_move_backwards(control: httpx.Client) -> None:
     assert response.status_code == 409
     assert response.json() == {
         "message": "Cannot move the job there.",
-        "detail": "The job is failed; it cannot become succeeded.",
+        "detail": "The job is failed, which is final; start a new build instead.",
     }
+
+
+@pytest.mark.parametrize(
+    ("task", "status", "detail"),
+    [
+        (ACTIVE_ID, "failed", "The job is succeeded, which is final; start a new build instead."),
+        (ERROR_ID, "failed", "The job is failed, which is final; start a new build instead."),
+    ],
+)
+def test_only_the_provisioners_moves_are_allowed(control: httpx.Client, task: str, status: str, detail: str) -> None:
+    response = control.put(task_path(task, "/job"), json={"status": status})
+    assert response.status_code == 409, response.text
+    assert response.json()["detail"] == detail
+
+
+def test_a_move_to_where_the_job_is_already_is_refused(control: httpx.Client) -> None:
+    ok(control.put(task_path(PENDING_ID, "/job"), json={"status": "running"}))
+    again = control.put(task_path(PENDING_ID, "/job"), json={"status": "running"})
+    assert again.status_code == 409
+    assert again.json()["detail"] == "The job is running, it can become succeeded, failed, canceling or canceled."
+
+
+def test_a_canceling_job_ends_canceled_or_failed(control: httpx.Client) -> None:
+    ok(control.put(task_path(PENDING_ID, "/job"), json={"status": "canceling"}))
+    refused = control.put(task_path(PENDING_ID, "/job"), json={"status": "succeeded"})
+    assert refused.json()["detail"] == "The job is canceling, it can become canceled or failed."
+    assert ok(control.put(task_path(PENDING_ID, "/job"), json={"status": "canceled"}))["status"] == "error"
 
 
 @pytest.mark.parametrize(

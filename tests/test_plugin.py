@@ -137,9 +137,17 @@ def test_async_tests_use_async_client(inner: pytest.Pytester) -> None:
             token = {"Coder-Session-Token": fake_coder_server.token("bob")}
             async with httpx.AsyncClient(base_url=fake_coder_server.url, headers=token, trust_env=False) as bob:
                 assert (await bob.get("/api/v2/tasks")).json()["count"] == 3
+
+        def sync_code_under_test(client):
+            return client.get("/api/v2/tasks").json()["count"]
+
+        @pytest.mark.anyio
+        async def test_sync_code_called_from_an_async_test(fake_coder):
+            with fake_coder.client("alice") as alice:
+                assert sync_code_under_test(alice) == 3
         """
     )
-    inner.runpytest().assert_outcomes(passed=2)
+    inner.runpytest().assert_outcomes(passed=3)
 
 
 # fake_coder_server
@@ -394,7 +402,11 @@ def test_wait_until_follows_a_real_clock(fake_coder: PytestFakeCoder) -> None:
 
 
 def test_wait_until_does_not_move_a_manual_clock(fake_coder: PytestFakeCoder) -> None:
-    with pytest.raises(AssertionError, match=r"did not reach status 'active' within 0.05 s; seen: pending \(at 0 s\)$"):
+    with pytest.raises(
+        AssertionError,
+        match=r"did not reach status 'active' within 0.05 s; seen: pending \(at 0 s\); the clock is manual, so "
+        r"nothing moves by itself: use fake.advance_until",
+    ):
         fake_coder.wait_until("bob/add-dark-mode", "active", timeout=0.05)
 
 
