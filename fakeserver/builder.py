@@ -10,6 +10,8 @@ exports).
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -38,6 +40,7 @@ from fakeserver.timefmt import parse_time
 from fakeserver.world import Timings, World
 
 DEFAULT_MANUAL_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+KNOWN_LISTED = 12  # names listed after a dangling reference
 TASK_SPACING = timedelta(minutes=10)  # fixture tasks without created_at, oldest first
 
 
@@ -62,6 +65,15 @@ def build_world(fixtures: Fixtures, clock_mode: ClockMode = "manual", speed: flo
     for index, entry in enumerate(fixtures.tasks):
         builder.task(entry, default_created_at=start - TASK_SPACING * (count - index))
     return world
+
+
+def no_such(what: str, name: str, known: Iterable[str]) -> str:
+    """`no user 'alce'; did you mean 'alice'? (known: admin, alice, bob)`: a dangling reference, with the names there are."""
+    names = sorted(set(known))
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    listed = ", ".join(names[:KNOWN_LISTED]) + (", …" if len(names) > KNOWN_LISTED else "")
+    return f"no {what} {name!r}{hint} (known: {listed or 'none'})"
 
 
 def _rule(entry: Entry) -> AgentRule:
@@ -125,7 +137,7 @@ class _Builder:
             return self.default_org()
         org = self.orgs_by_name.get(name.lower())
         if org is None:
-            raise entry.error(f"no organization named {name!r}", *path)
+            raise entry.error(no_such("organization", name, (o.name for o in self.orgs_by_name.values())), *path)
         return org
 
     def user(self, entry: Entry) -> None:
@@ -234,7 +246,7 @@ class _Builder:
     def user_named(self, entry: Entry, username: str, *path: str | int) -> User:
         user = self.world.user_by_ref(username)
         if user is None:
-            raise entry.error(f"no user {username!r}", *path)
+            raise entry.error(no_such("user", username, (u.username for u in self.world.users.values())), *path)
         return user
 
     def version_of(self, entry: Entry) -> TemplateVersion:
@@ -249,13 +261,15 @@ class _Builder:
             return version
         template = self.templates_by_name.get(template_name.lower())
         if template is None:
-            raise entry.error(f"no template named {template_name!r}", "template")
+            known = (t.name for t in self.templates_by_name.values())
+            raise entry.error(no_such("template", template_name, known), "template")
         if version_ref is None:
             return self.world.versions[template.active_version_id]
         for version in self.world.versions.values():
             if version.template_id == template.id and version_ref.lower() in (version.name.lower(), version.id):
                 return version
-        raise entry.error(f"template {template_name!r} has no version {version_ref!r}", "template_version")
+        versions = (v.name for v in self.world.versions.values() if v.template_id == template.id)
+        raise entry.error(no_such(f"version of template {template_name!r}", version_ref, versions), "template_version")
 
     def first_ai_version(self) -> TemplateVersion | None:
         return next((v for v in self.world.versions.values() if v.has_ai_task), None)

@@ -8,6 +8,7 @@ checked documents into a fresh `World`; a reset is just another build.
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,18 +29,26 @@ FixturePath = tuple[str | int, ...]
 
 
 class FixtureError(Exception):
-    """A fixture file that cannot be served, with where and why."""
+    """A fixture file that cannot be served, with where and why; `problems` has every mistake
+    found (the first is the one named by `line`, `path` and `reason`)."""
 
-    def __init__(self, file: str, line: int | None, path: FixturePath, reason: str) -> None:
+    def __init__(
+        self, file: str, line: int | None, path: FixturePath, reason: str, more: Sequence[FixtureError] = ()
+    ) -> None:
         self.file = file
         self.line = line
         self.path = path
         self.reason = reason
+        self.problems: tuple[FixtureError, ...] = (self, *more)
         super().__init__(str(self))
 
-    def __str__(self) -> str:
+    def describe(self) -> str:
+        """This one mistake: `file:line: path: reason`."""
         where = f"{self.file}:{self.line}" if self.line else self.file
         return f"{where}: {format_path(self.path) or '(document)'}: {self.reason}"
+
+    def __str__(self) -> str:
+        return "\n".join(problem.describe() for problem in self.problems)
 
 
 def format_path(path: FixturePath) -> str:
@@ -80,6 +89,8 @@ class Entry:
 
 
 SECTIONS = ("organizations", "users", "templates", "tasks")
+EMPTY_HINT = "a fixture file has at least one section (settings, organizations, users, templates, agent, tasks); `{}` is an empty world"
+MAX_REPORTED = 20  # mistakes listed at once
 
 
 @dataclass(frozen=True)
@@ -147,13 +158,13 @@ def parse_fixture_text(text: str, name: str) -> tuple[dict[str, Any], Source]:
         _collect_lines(node, (), lines)
     source = Source(name, lines)
     if document is None:
-        document = {}
+        raise source.error((), f"the document is empty: {EMPTY_HINT}")
     if not isinstance(document, dict):
         raise source.error((), "a fixture file is a mapping of sections (settings, users, templates, tasks...)")
-    errors = list(_schema().iter_errors(document))
+    errors = sorted(_schema().iter_errors(document), key=lambda e: lines.get(_error_path(e), 0))
     if errors:
-        first = min(errors, key=lambda e: lines.get(_error_path(e), 0))
-        raise source.error(_error_path(first), _reason(first))
+        first, *rest = (source.error(_error_path(error), _reason(error)) for error in errors[:MAX_REPORTED])
+        raise FixtureError(first.file, first.line, first.path, first.reason, rest)
     return document, source
 
 
@@ -180,8 +191,15 @@ def _syntax_error(text: str, name: str, libyaml_error: yaml.YAMLError) -> Fixtur
 
 def _yaml_error(name: str, error: yaml.YAMLError) -> FixtureError:
     mark = getattr(error, "problem_mark", None)
-    reason = f"not valid YAML: {getattr(error, 'problem', None) or error}"
-    return FixtureError(name, mark.line + 1 if mark else None, (), reason)
+    problem = getattr(error, "problem", None) or str(error)
+    opened = getattr(error, "context_mark", None)
+    context = getattr(error, "context", None)
+    at_the_end = "stream end" in problem or "end of stream" in problem
+    if opened is not None and context and at_the_end and (mark is None or opened.line != mark.line):
+        what = context.removeprefix("while parsing ").removeprefix("while scanning ")  # "a flow sequence"
+        reason = f"not valid YAML: {what} that starts on line {opened.line + 1} is never closed"
+        return FixtureError(name, opened.line + 1, (), reason)  # an unclosed bracket or quote
+    return FixtureError(name, mark.line + 1 if mark else None, (), f"not valid YAML: {problem}")
 
 
 def _error_path(error: jsonschema_rs.ValidationError) -> FixturePath:
@@ -244,6 +262,16 @@ def _schema() -> jsonschema_rs.Validator:
     return jsonschema_rs.validator_for(_schema_document(), validate_formats=True)
 
 
+def _known_keys(error: jsonschema_rs.ValidationError) -> list[str]:
+    """The keys the schema allows where `error` found an unknown one."""
+    node: Any = _schema_document()
+    for part in list(error.schema_path)[:-1]:  # the last part is `additionalProperties`
+        node = node[part] if isinstance(node, dict) else node[int(part)]
+        while isinstance(node, dict) and "$ref" in node:
+            node = _schema_document()["$defs"][node["$ref"].rsplit("/", 1)[1]]
+    return sorted(node.get("properties", {})) if isinstance(node, dict) else []
+
+
 def _time_pattern() -> str:
     pattern: str = _schema_document()["$defs"]["time"]["pattern"]
     return pattern
@@ -255,7 +283,10 @@ def _reason(error: jsonschema_rs.ValidationError) -> str:
     if kind == "AdditionalProperties":
         names = details.get("unexpected", [])
         unexpected = ", ".join(repr(name) for name in names)
-        return f"unknown key{'s' if len(names) > 1 else ''} {unexpected}"
+        known = _known_keys(error)
+        guesses = [f"{match!r} for {name!r}" for name in names for match in difflib.get_close_matches(name, known, n=1)]
+        hint = f"; did you mean {', '.join(guesses)}?" if guesses else ""
+        return f"unknown key{'s' if len(names) > 1 else ''} {unexpected}{hint} (known: {', '.join(known)})"
     if kind == "Required":
         return f"missing required key {details['property']!r}"
     if kind == "Format" and details.get("format") == "uuid":

@@ -172,8 +172,12 @@ def test_what_get_state_gives_put_state_takes_back(fake: FakeCoder, control: htt
 @pytest.mark.parametrize(
     ("document", "detail", "field"),
     [
-        ("users:\n  - username: a\n    bogus: 1\n", "line 3: users[0].bogus: unknown key 'bogus'", "users[0].bogus"),
-        ("tasks:\n  - owner: nobody\n", "line 2: tasks[0].owner: no user 'nobody'", "tasks[0].owner"),
+        (
+            "users:\n  - username: a\n    bogus: 1\n",
+            "line 3: users[0].bogus: unknown key 'bogus' (known: avatar_url, email, id, name, organizations, roles, status, tokens, username)",
+            "users[0].bogus",
+        ),
+        ("tasks:\n  - owner: nobody\n", "line 2: tasks[0].owner: no user 'nobody' (known: none)", "tasks[0].owner"),
         ("users: [\n", "line 2: (document): not valid YAML: expected the node content", "(document)"),
         ("[1, 2]", "line 1: (document): a fixture file is a mapping of sections", "(document)"),
         ('{"settings": {"seed": "x"}}', "line 1: settings.seed: ", "settings.seed"),

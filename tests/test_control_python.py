@@ -103,12 +103,15 @@ def test_an_invalid_document_raises_and_keeps_the_world(fake: FakeCoder, tmp_pat
     before = fake.export()
     with pytest.raises(FixtureError) as raised:
         fake.load_text("users:\n  - username: a\n    bogus: 1\n", "bad.yaml")
-    assert str(raised.value) == "bad.yaml:3: users[0].bogus: unknown key 'bogus'"
+    assert str(raised.value) == (
+        "bad.yaml:3: users[0].bogus: unknown key 'bogus' "
+        "(known: avatar_url, email, id, name, organizations, roles, status, tokens, username)"
+    )
     bad = tmp_path / "bad.yaml"
     bad.write_text("tasks:\n  - owner: nobody\n", encoding="utf-8")
     with pytest.raises(FixtureError) as raised:
         fake.load(bad)
-    assert (raised.value.line, raised.value.reason) == (2, "no user 'nobody'")
+    assert (raised.value.line, raised.value.reason) == (2, "no user 'nobody' (known: none)")
     assert fake.export() == before
     assert fake.fixture_paths == [default_fixture_path()]
 

@@ -33,7 +33,8 @@ BAD_FILES = {
         USERS + "    nickname: ally\n",
         4,
         "users[0].nickname",
-        "unknown key 'nickname'",
+        "unknown key 'nickname'; did you mean 'name' for 'nickname'? "
+        "(known: avatar_url, email, id, name, organizations, roles, status, tokens, username)",
     ),
     "wrong-type": (
         "settings:\n  seed: forty-two\n",
@@ -51,13 +52,13 @@ BAD_FILES = {
         USERS + TEMPLATE + "tasks:\n  - owner: zed\n    prompt: hi\n",
         9,
         "tasks[0].owner",
-        "no user 'zed'",
+        "no user 'zed' (known: alice)",
     ),
     "dangling-template": (
         USERS + TEMPLATE + "tasks:\n  - owner: alice\n    template: nope\n",
         10,
         "tasks[0].template",
-        "no template named 'nope'",
+        "no template 'nope' (known: claude-code)",
     ),
     "duplicate-username": (
         USERS + "  - username: Alice\n",
@@ -134,7 +135,7 @@ def test_serve_names_the_file_that_is_wrong(tmp_path: Path) -> None:
     write(tmp_path, "more.yaml", "tasks:\n  - owner: zed\n")
     result = serve_and_exit(tmp_path, "--fixtures", "good.yaml", "--fixtures", "more.yaml")
     assert result.returncode == 2
-    assert result.stderr == "fakeserver: bad fixture file: more.yaml:2: tasks[0].owner: no user 'zed'\n"
+    assert result.stderr == "fakeserver: bad fixture file: more.yaml:2: tasks[0].owner: no user 'zed' (known: alice)\n"
 
 
 def test_serve_with_a_missing_file(tmp_path: Path) -> None:
@@ -298,3 +299,61 @@ def test_an_explicit_workspace_moves_on_from_where_it_is(tmp_path: Path) -> None
     with fake.client("alice") as alice:
         task = alice.get("/api/v2/tasks/me/explicit").json()
     assert (task["status"], task["workspace_status"]) == ("paused", "stopped")
+
+
+# Messages that say what to do.
+
+
+def test_an_empty_fixture_file_is_refused(tmp_path: Path) -> None:
+    for text in ("", "# nothing here yet\n"):
+        path = write(tmp_path, "empty.yaml", text)
+        with pytest.raises(
+            FixtureError, match=r"empty.yaml: \(document\): the document is empty: .*`\{\}` is an empty world"
+        ):
+            FakeCoder([path])
+    assert FakeCoder([write(tmp_path, "braces.yaml", "{}\n")]).summary()["users"] == 0
+
+
+def test_every_mistake_of_a_file_is_reported_with_a_guess(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "typos.yaml", "users:\n  - usrname: ally\n    tokns: [x]\n  - username: 7\ntasks:\n  - ownr: ally\n"
+    )
+    with pytest.raises(FixtureError) as raised:
+        FakeCoder([path])
+    lines = str(raised.value).splitlines()
+    assert len(raised.value.problems) == len(lines) == 5
+    assert lines[0].startswith(f"{path}:2: users[0].usrname: unknown keys 'usrname', 'tokns'; ")
+    assert "did you mean 'username' for 'usrname', 'tokens' for 'tokns'?" in lines[0]
+    assert lines[2] == f'{path}:4: users[1].username: 7 is not of type "string"'
+    assert "did you mean 'owner' for 'ownr'?" in lines[3]
+
+
+def test_a_put_document_reports_every_mistake_as_a_validation(control: httpx.Client) -> None:
+    response = control.put(
+        "/__fake__/state",
+        content=b"users:\n  - usrname: a\n  - username: 7\n",
+        headers={"Content-Type": "application/yaml"},
+    )
+    assert response.status_code == 400
+    fields = [validation["field"] for validation in response.json()["validations"]]
+    assert fields == ["users[0].usrname", "users[0]", "users[1].username"]
+    assert response.json()["detail"].count("\n") == 2
+
+
+def test_a_dangling_reference_names_what_there_is(tmp_path: Path) -> None:
+    text = USERS + TEMPLATE + "tasks:\n  - owner: alce\n    template: claude-cod\n"
+    with pytest.raises(FixtureError, match=r"no user 'alce'; did you mean 'alice'\? \(known: alice\)"):
+        FakeCoder([write(tmp_path, "dangling.yaml", text)])
+    text = USERS + TEMPLATE + "tasks:\n  - owner: alice\n    template: claude-cod\n"
+    with pytest.raises(FixtureError, match=r"no template 'claude-cod'; did you mean 'claude-code'\?"):
+        FakeCoder([write(tmp_path, "dangling.yaml", text)])
+
+
+def test_an_unclosed_bracket_names_the_line_it_opened_on(tmp_path: Path) -> None:
+    path = write(tmp_path, "open.yaml", "users:\n  - username: a\ntasks: [\n  {owner: a, prompt: hi}\n\n\n")
+    with pytest.raises(FixtureError) as raised:
+        FakeCoder([path])
+    assert (
+        str(raised.value)
+        == f"{path}:3: (document): not valid YAML: a flow sequence that starts on line 3 is never closed"
+    )

@@ -321,7 +321,10 @@ def test_the_command_line_option_wins_over_the_ini_file(pytester: pytest.Pyteste
     ("document", "reason"),
     [
         ("users:\n  - name: nobody\n", "broken.yaml:2: users[[]0[]]: missing required key 'username'"),
-        ("tasks:\n  - owner: nobody\n    template: x\n", "broken.yaml:2: tasks[[]0[]].owner: no user 'nobody'"),
+        (
+            "tasks:\n  - owner: nobody\n    template: x\n",
+            "broken.yaml:2: tasks[[]0[]].owner: no user 'nobody' (known: none)",
+        ),
     ],
 )
 def test_a_bad_suite_fixture_file_stops_the_run_at_once(inner: pytest.Pytester, document: str, reason: str) -> None:

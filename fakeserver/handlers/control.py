@@ -39,12 +39,17 @@ def put_state(call: Call) -> Reply:
         call.fake.load_text(_fixture_text(text), "PUT /__fake__/state")
     except FixtureError as error:
         # The document has no file: say where in it, by line and key, and keep the current world.
-        where = f"line {error.line}: " if error.line else ""
-        field = format_path(error.path) or "(document)"
-        raise ApiError(
-            400, "Invalid fixture document.", f"{where}{field}: {error.reason}", [Validation(field, error.reason)]
-        ) from None
+        problems = [
+            (_where(problem), format_path(problem.path) or "(document)", problem.reason) for problem in error.problems
+        ]
+        detail = "\n".join(f"{where}{field}: {reason}" for where, field, reason in problems)
+        validations = [Validation(field, f"{where}{reason}") for where, field, reason in problems]
+        raise ApiError(400, "Invalid fixture document.", detail, validations) from None
     return Reply(200, call.fake.summary())
+
+
+def _where(problem: FixtureError) -> str:
+    return f"line {problem.line}: " if problem.line else ""
 
 
 def _fixture_text(text: str) -> str:
