@@ -68,7 +68,8 @@ def build_world(fixtures: Fixtures, clock_mode: ClockMode = "manual", speed: flo
 
 
 def no_such(what: str, name: str, known: Iterable[str]) -> str:
-    """`no user 'alce'; did you mean 'alice'? (known: admin, alice, bob)`: a dangling reference, with the names there are."""
+    """A dangling reference, with the names there are:
+    `no user 'alce'; did you mean 'alice'? (known: admin, alice, bob)`."""
     names = sorted(set(known))
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""

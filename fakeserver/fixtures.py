@@ -89,7 +89,10 @@ class Entry:
 
 
 SECTIONS = ("organizations", "users", "templates", "tasks")
-EMPTY_HINT = "a fixture file has at least one section (settings, organizations, users, templates, agent, tasks); `{}` is an empty world"
+EMPTY_HINT = (
+    "a fixture file has at least one section (settings, organizations, users, templates, agent, tasks); "
+    "`{}` is an empty world"
+)
 MAX_REPORTED = 20  # mistakes listed at once
 
 

@@ -174,7 +174,8 @@ def test_what_get_state_gives_put_state_takes_back(fake: FakeCoder, control: htt
     [
         (
             "users:\n  - username: a\n    bogus: 1\n",
-            "line 3: users[0].bogus: unknown key 'bogus' (known: avatar_url, email, id, name, organizations, roles, status, tokens, username)",
+            "line 3: users[0].bogus: unknown key 'bogus' "
+            "(known: avatar_url, email, id, name, organizations, roles, status, tokens, username)",
             "users[0].bogus",
         ),
         ("tasks:\n  - owner: nobody\n", "line 2: tasks[0].owner: no user 'nobody' (known: none)", "tasks[0].owner"),
