@@ -282,9 +282,7 @@ def in_process_target(fake: FakeCoder, options: CheckOptions) -> Target:
 
 
 def http_target(url: str, options: CheckOptions) -> Target:
-    root = url.rstrip("/")
-    if root.endswith(BASE_PATH):
-        root = root[: -len(BASE_PATH)]
+    root = root_url(url)
     users = [Identity("member", options.token)]
     if options.peer_token:
         users.append(Identity("peer", options.peer_token))
@@ -466,8 +464,20 @@ def run_check(options: CheckOptions, *, fake: FakeCoder | None = None) -> CheckR
     with wfc_file(wfc_document(target)) as wfc_path:
         schema = load_schema(options, target, wfc_path)
         collect(schema, report)
+    if options.url is not None and target.advance is not None:
+        moved = sum(report.requests.values()) * (options.advance or 0.0)
+        report.notes.append(
+            f"the served fake's clock is now {moved:g} s ahead (--advance {options.advance:g} after each of "
+            f"{sum(report.requests.values())} requests); a clock never moves back: POST {root_url(options.url)}"
+            "/__fake__/reset (Content-Type: application/json) starts its world over"
+        )
     report.elapsed = time.monotonic() - started
     return report
+
+
+def root_url(url: str) -> str:
+    root = url.rstrip("/")
+    return root[: -len(BASE_PATH)] if root.endswith(BASE_PATH) else root
 
 
 @contextmanager

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import signal
+import socket
 import sys
 from collections.abc import Sequence
+from types import FrameType
+
+import uvicorn
 
 from fakeserver import __version__
 from fakeserver.bodies import DEFAULT_BODY_TIMEOUT
@@ -15,7 +20,7 @@ from fakeserver.cors import parse_origin
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError
 from fakeserver.guard import trusted_hosts
-from fakeserver.routing import ConnectionDropped
+from fakeserver.routing import ConnectionDropped, request_log
 from fakeserver.server import listening_socket
 
 
@@ -71,6 +76,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-cors", action="store_true", help="no CORS headers at all (same-origin callers only)")
     serve.add_argument("--reload", action="store_true", help="serve the new world whenever a --fixtures file changes")
     serve.add_argument(
+        "--log-requests",
+        action="store_true",
+        help="print one line per request: method, path, status, milliseconds, user (never a token)",
+    )
+    serve.add_argument(
         "--body-timeout",
         type=float,
         default=DEFAULT_BODY_TIMEOUT,
@@ -83,8 +93,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def serve_command(args: argparse.Namespace) -> int:
-    import uvicorn
-
     if args.speed <= 0:
         print("fakeserver: --speed must be positive", file=sys.stderr)
         return 2
@@ -118,8 +126,36 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.reload:
         start_reloading(fake, watched=bool(args.fixtures))
     logging.getLogger("uvicorn.error").addFilter(quiet_dropped_connections)
-    uvicorn.Server(uvicorn.Config(fake.app, log_level="warning")).run(sockets=[sock])
+    if args.log_requests:
+        log_requests()
+    config = uvicorn.Config(fake.app, log_level="warning", timeout_graceful_shutdown=STOP_GRACE_SECONDS)
+    StoppingServer(config).run(sockets=[sock])
     return 0
+
+
+STOP_GRACE_SECONDS = 1  # on SIGTERM or Ctrl-C, requests in flight get this long; then it exits
+
+
+class StoppingServer(uvicorn.Server):
+    """uvicorn's server, saying why it stops (SIGTERM from a test runner or CI, Ctrl-C)."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            print(f"fakeserver: {signal.Signals(sig).name}, stopping", file=sys.stderr, flush=True)
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets)
+        # uvicorn then raises the signal again, so that the exit status says the process was stopped
+        print("fakeserver: stopped", file=sys.stderr, flush=True)
+
+
+def log_requests() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("fakeserver: %(message)s"))
+    request_log.addHandler(handler)
+    request_log.setLevel(logging.INFO)
+    request_log.propagate = False
 
 
 NETWORK_WARNING = (

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _UNREAD = object()
 logger = logging.getLogger("fakeserver")
+request_log = logging.getLogger("fakeserver.requests")  # one line per request: `serve --log-requests`
 
 
 @dataclass
@@ -179,6 +180,10 @@ class OperationEndpoint:
             response = _response(reply)
             if self._journaled:
                 self._record(fake, request, raw_body, principal, call, reply, bytes(response.body), started)
+        if request_log.isEnabledFor(logging.INFO):  # the path only: a query may carry a token
+            user = principal.label if principal is not None and principal.label else "-"
+            took = (time.perf_counter() - started) * 1000
+            request_log.info("%s %s %d %.1fms %s", request.method, request.url.path, reply.status, took, user)
         return response
 
     async def _read_body(self, fake: FakeCoder, request: Request) -> tuple[bytes, Reply | None]:

@@ -8,6 +8,7 @@ shared with `fakeserver check`.
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -219,6 +220,10 @@ def test_check_command_against_a_served_fake(served: str, capsys: pytest.Capture
     assert f"fakeserver check: {served}" in out
     assert "PATCH /workspaceagents/me/app-status" in out
     assert "OK: no failures" in out
+    assert re.search(
+        r"Note: the served fake's clock is now \d+ s ahead \(--advance 5 after each of \d+ requests\)", out
+    )
+    assert f"POST {served}/__fake__/reset" in out
 
 
 def test_check_command_exits_non_zero_on_failures(served: str, capsys: pytest.CaptureFixture[str]) -> None:
