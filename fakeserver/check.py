@@ -31,12 +31,13 @@ import os
 import re
 import tempfile
 import time
+import tomllib
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib import metadata
+from importlib import metadata, resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -60,17 +61,13 @@ CHECKS: Final = (
     "ignored_auth",
     "object_level_authorization",
 )
-# coderd answers 400, not 404, for a reference that names nothing: an unknown `{user}`, template
-# version, preset or app slug, an owner in `q` that does not exist. No schema can say which
-# exist, so a schema-valid request may get a 400 from the real server too.
-POSITIVE_DATA_STATUSES: Final = ("2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx")
 
 DEFAULT_MAX_EXAMPLES: Final = 25
 DEFAULT_MAX_STEPS: Final = 20
 DEFAULT_SEED: Final = 0
-KNOWN_VALUE_PROBABILITY: Final = 0.75
 IN_PROCESS_ADVANCE: Final = 5.0  # seconds per request: each step of a chain finds the previous one settled
 FUZZ_EXAMPLES_ENV: Final = "FAKESERVER_FUZZ_EXAMPLES"
+SHARED_CONFIG: Final = "schemathesis.toml"  # a link to the checkout's schemathesis.toml
 SCHEMATHESIS: Final = "schemathesis"
 
 USER_HEADER: Final = "Coder-Session-Token"
@@ -363,30 +360,37 @@ def wfc_document(target: Target) -> dict[str, Any]:
     }
 
 
+def shared_settings() -> dict[str, Any]:
+    """schemathesis.toml, the configuration that the Schemathesis CLI run in the checkout reads too."""
+    settings: dict[str, Any] = tomllib.loads(resources.files("fakeserver").joinpath(SHARED_CONFIG).read_text("utf-8"))
+    return settings
+
+
 def schemathesis_settings(options: CheckOptions, target: Target, wfc_path: str) -> dict[str, Any]:
-    """The whole run as Schemathesis configuration (the dict form of schemathesis.toml)."""
-    checks: dict[str, Any] = {name: {"enabled": True} for name in CHECKS}
-    checks["positive_data_acceptance"] = {"enabled": True, "expected-statuses": list(POSITIVE_DATA_STATUSES)}
+    """The whole run as Schemathesis configuration: schemathesis.toml, with this run's identities,
+    sizes and phases, and the values of the world it runs against in place of the built-in world's."""
+    settings = shared_settings()
+    settings.pop("headers", None)  # the built-in member's token: identities come from the WFC file instead
+    settings["seed"] = options.seed
+    settings["generation"]["max-examples"] = options.max_examples
+    phases = settings.setdefault("phases", {})
+    for phase in PHASES:
+        phases.setdefault(phase, {})["enabled"] = phase in options.phases
+    phases["stateful"]["max-steps"] = options.max_steps
     wfc: dict[str, Any] = {"path": wfc_path}
     if len(target.users) > 1:
         wfc["peers"] = [identity.name for identity in target.users]
-    # Values the server knows, drawn three times out of four, so that creates succeed and the
-    # stateful phase gets past them; the fourth draw is Schemathesis' own.
-    dictionaries: dict[str, Any] = {"users": {"values": ["me"]}, "names": {"values": [""]}}
-    parameters: dict[str, Any] = {
-        "path.user": {"dictionary": "users", "probability": KNOWN_VALUE_PROBABILITY},
-        # An empty name is generated from the prompt: unique, where a drawn name soon collides (409).
-        "body.name": {"dictionary": "names", "probability": KNOWN_VALUE_PROBABILITY},
-    }
-    if target.template_version:
-        dictionaries["versions"] = {"values": [target.template_version]}
-        parameters["body.template_version_id"] = {"dictionary": "versions", "probability": KNOWN_VALUE_PROBABILITY}
-    if target.presets:
-        dictionaries["presets"] = {"values": list(target.presets)}
-        parameters["body.template_version_preset_id"] = {
-            "dictionary": "presets",
-            "probability": KNOWN_VALUE_PROBABILITY,
-        }
+    settings["auth"] = {"wfc": wfc}
+    dictionaries: dict[str, Any] = settings["dictionaries"]
+    parameters: dict[str, Any] = settings["parameters"]
+    known = {"versions": [target.template_version] if target.template_version else [], "presets": list(target.presets)}
+    for name, values in known.items():
+        if values:
+            dictionaries[name] = {"values": values}
+        else:
+            dictionaries.pop(name)
+            parameters.pop(next(key for key, value in parameters.items() if value["dictionary"] == name))
+    probability = parameters["path.user"]["probability"]
     operations: list[dict[str, Any]] = []
     if target.agent_task:
         # The agent may act on its own task only; any other id is 404.
@@ -394,29 +398,14 @@ def schemathesis_settings(options: CheckOptions, target: Target, wfc_path: str) 
         operations.append(
             {
                 "include-operation-id": "uploadTaskLogSnapshot",
-                "parameters": {"path.task": {"dictionary": "agent-task", "probability": KNOWN_VALUE_PROBABILITY}},
+                "parameters": {"path.task": {"dictionary": "agent-task", "probability": probability}},
             }
         )
     if target.agent_app:
         dictionaries["agent-app"] = {"values": [target.agent_app]}
-        parameters["body.app_slug"] = {"dictionary": "agent-app", "probability": KNOWN_VALUE_PROBABILITY}
-    return {
-        "seed": options.seed,
-        "generation": {"max-examples": options.max_examples, "deterministic": True, "database": "none"},
-        "checks": checks,
-        "phases": {
-            # The spec's examples, with Schemathesis filling in the parameters that have none.
-            "examples": {"enabled": "examples" in options.phases, "fill-missing": True},
-            "coverage": {"enabled": "coverage" in options.phases},
-            "fuzzing": {"enabled": "fuzzing" in options.phases},
-            "stateful": {"enabled": "stateful" in options.phases, "max-steps": options.max_steps},
-        },
-        "auth": {"wfc": wfc},
-        "dictionaries": dictionaries,
-        "parameters": parameters,
-        "operations": operations,
-        "warnings": False,
-    }
+        parameters["body.app_slug"] = {"dictionary": "agent-app", "probability": probability}
+    settings["operations"] = operations
+    return settings
 
 
 def load_schema(options: CheckOptions, target: Target, wfc_path: str) -> Any:

@@ -5,11 +5,12 @@ so it trusts the network no further than a loopback address does.
   with `serve --allow-host`) are answered. A DNS-rebinding page reaches 127.0.0.1 under a name
   of its own; it gets 400, not the world's tokens.
 - `BrowserWrites`: a page can send a "simple" cross-site request (a form post, or `text/plain`)
-  without a preflight, so CORS hides only the answer, not the effect. Any write that carries an
-  `Origin` the fake does not allow (nor its own) gets 403, and a control-plane POST, PUT or
-  PATCH must say
+  without a preflight, so CORS hides only the answer, not the effect. A control-plane write that
+  carries an `Origin` the fake does not allow (nor its own) gets 403, and a control-plane POST,
+  PUT or PATCH must say
   `Content-Type: application/json` (or YAML for a state upload), which no page can send to
-  another origin without a preflight; else 415.
+  another origin without a preflight; else 415. The Coder API itself is left as coderd leaves
+  it (no Origin check): its writes need a user's token.
 
 Both answer in Coder's envelope. They stand outside the operations (no spec declares these
 statuses) because they are about where a request comes from, not what it asks.
@@ -79,7 +80,7 @@ class TrustedHosts:
 
 
 class BrowserWrites:
-    """Refuse writes from pages of foreign origins, and control-plane writes a page could send
+    """Refuse control-plane writes from pages of foreign origins, and those a page could send
     without a preflight."""
 
     def __init__(self, app: ASGIApp, origin_allowed: Callable[[str], bool]) -> None:
@@ -87,7 +88,7 @@ class BrowserWrites:
         self.origin_allowed = origin_allowed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and scope["path"].startswith(CONTROL_PREFIX):
             refusal = self.refusal(scope)
             if refusal is not None:
                 status, body = refusal
@@ -102,8 +103,7 @@ class BrowserWrites:
             detail = f"A page of {origin} may not change the fake; start it with --cors-origin {origin} to allow it."
             return 403, {"message": "Cross-origin request refused.", "detail": detail}
         content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        control_write = scope["method"] in BODY_METHODS and scope["path"].startswith(CONTROL_PREFIX)
-        if control_write and content_type in SIMPLE_CONTENT_TYPES:
+        if scope["method"] in BODY_METHODS and content_type in SIMPLE_CONTENT_TYPES:
             detail = (
                 "Control-plane writes need Content-Type: application/json (a state upload may also be "
                 "application/yaml), so that no web page can send them without the browser asking first."

@@ -9,8 +9,10 @@ shared with `fakeserver check`.
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +29,8 @@ from fakeserver.check import (
     load_schema,
     max_examples_from_env,
     run_check,
+    schemathesis_settings,
+    shared_settings,
     wfc_document,
     wfc_file,
 )
@@ -234,3 +238,33 @@ def test_check_command_exits_non_zero_on_failures(served: str, capsys: pytest.Ca
     assert code == 1, out
     assert "GET /tasks" in out and "not_a_server_error" in out
     assert "FAILED" in out
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_the_schemathesis_cli_in_the_checkout_finds_no_failure(tmp_path: Path) -> None:
+    """What a user runs by hand: the plain CLI, every check, reading the checkout's schemathesis.toml."""
+    cli = Path(sys.executable).parent / "schemathesis"
+    with serve("--clock", "real", "--speed", "50", cwd=tmp_path) as server:
+        command = [str(cli), "run", "openapi/coder-tasks.yaml", "--url", f"{server.url}/api/v2", "--checks", "all"]
+        done = subprocess.run(
+            [*command, "--max-examples", "5", "--no-color"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "Configuration:    " in done.stdout and "schemathesis.toml" in done.stdout
+    assert "No issues found" in done.stdout
+
+
+def test_fakeserver_check_starts_from_the_same_configuration() -> None:
+    fake = FakeCoder()
+    options = CheckOptions()
+    settings = schemathesis_settings(options, in_process_target(fake, options), "auth.json")
+    shared = shared_settings()
+    assert settings["checks"] == shared["checks"]
+    assert settings["parameters"].keys() >= shared["parameters"].keys()
+    assert "headers" not in settings  # identities come from the WFC file
