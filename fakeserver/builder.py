@@ -243,6 +243,8 @@ class _Builder:
             workspace = _StatusWorkspace(self, entry, task, version, owner).build(entry.get("status", "active"))
         self.snapshot_and_reply(entry, task)
         world.add_task(task, workspace)
+        if workspace is not None and entry.get("hold", False):
+            workspace.held = True  # after add_task, whose touch would release it
 
     def user_named(self, entry: Entry, username: str, *path: str | int) -> User:
         user = self.world.user_by_ref(username)

@@ -124,6 +124,8 @@ def _task(world: World, task: Task) -> Document:
         }
     workspace = world.workspace_of(task)
     if workspace is not None:
+        if workspace.held:
+            body["hold"] = True
         body["workspace"] = _workspace(world, workspace)
     return body
 

@@ -109,7 +109,7 @@ def _touching(world: World, workspace_id: str, step: Step) -> Step:
 
 
 def next_step(world: World, workspace: Workspace) -> Step | None:
-    if not workspace.builds:
+    if not workspace.builds or workspace.held:
         return None
     build = workspace.latest_build
     job = build.job

@@ -164,6 +164,9 @@ class Workspace:
     builds: list[Build] = field(default_factory=list)
     app_statuses: list[AppStatus] = field(default_factory=list)
     deleted: bool = False
+    # A fixture's `hold: true`: nothing happens to it on its own until someone changes one of its
+    # records (the control plane, or a build from the API), so a world can show every status.
+    held: bool = False
 
     @property
     def latest_build(self) -> Build:

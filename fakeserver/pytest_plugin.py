@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self, get_args
 
 import pytest
 
-from fakeserver import lifecycle
+from fakeserver import control, lifecycle
 from fakeserver.builder import build_world
 from fakeserver.clock import ClockMode
 from fakeserver.errors import ApiError
@@ -113,9 +113,15 @@ class PytestFakeCoder(FakeCoder):
         if task is None:
             raise AssertionError(f"task {ref} was deleted before it reached {wanted}; seen: {seen}")
         if step is None:
+            held = (
+                "; it is held (`hold: true` in its fixture) until someone acts on it: move its job, agent or "
+                "app, or pause, resume or delete it"
+                if self._is_held(ref)
+                else ""
+            )
             raise AssertionError(
                 f"task {ref} will not reach {wanted}: nothing more happens on its own "
-                f"(after {elapsed:g} s of fake time); seen: {seen}"
+                f"(after {elapsed:g} s of fake time); seen: {seen}{held}"
             )
         raise AssertionError(f"task {ref} did not reach {wanted} within {timeout:g} s of fake time; seen: {seen}")
 
@@ -190,6 +196,11 @@ class PytestFakeCoder(FakeCoder):
                 task = None
             seen.add(_describe_task(task), self.world.now())
             return task
+
+    def _is_held(self, ref: str) -> bool:
+        with self.lock:
+            workspace = self.world.workspace_of(control.find_task(self.world, ref))
+            return workspace is not None and workspace.held
 
     def _task_ids(self, ref: str) -> set[str]:
         """Every task, deleted or not, that `ref` names: a journal outlives the tasks it mentions."""

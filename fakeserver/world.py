@@ -116,8 +116,12 @@ class World:
         return self.clock.now()
 
     def touch(self, workspace_id: str) -> None:
-        """A workspace's records changed: what happens next to it must be worked out again."""
+        """A workspace's records changed: what happens next to it must be worked out again, and a
+        held workspace moves on from here (someone acted on it)."""
         self.touched.add(workspace_id)
+        workspace = self.workspaces.get(workspace_id)
+        if workspace is not None:
+            workspace.held = False
 
     # adding records (fixtures and create)
 

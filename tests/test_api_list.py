@@ -188,9 +188,20 @@ def test_filters_combine(admin: httpx.Client) -> None:
 
 
 def test_status_follows_the_clock(fake: FakeCoder, admin: httpx.Client) -> None:
+    create_task(admin, name="moves-on")
+    assert set(names(admin, "status:pending")) == {"add-dark-mode", "moves-on"}
     fake.advance(30)
-    assert names(admin, "status:pending") == []
+    assert names(admin, "status:pending") == ["add-dark-mode"]  # the built-in world holds it until someone acts
+    assert "moves-on" in names(admin, "status:active")
+
+
+def test_a_held_fixture_task_moves_once_someone_acts(fake: FakeCoder, admin: httpx.Client) -> None:
+    fake.advance(30)
+    assert names(admin, "status:initializing") == ["refactor-api"]
+    fake.set_job("bob/add-dark-mode", "running")  # acting on it releases it
+    fake.advance(30)
     assert "add-dark-mode" in names(admin, "status:active")
+    assert names(admin, "status:initializing") == ["refactor-api"]
 
 
 def test_invalid_status_is_our_deliberate_400(admin: httpx.Client) -> None:

@@ -120,7 +120,8 @@ def test_an_invalid_document_raises_and_keeps_the_world(fake: FakeCoder, tmp_pat
 
 
 def test_advance_returns_the_steps_applied(fake: FakeCoder, alice: httpx.Client) -> None:
-    assert fake.advance(1) >= 1  # the default world's pending task starts its job
+    create_task(alice)
+    assert fake.advance(1) >= 1  # the new task's job starts
     fake.load_text(SMALL_WORLD)  # nothing in motion
     assert fake.advance(100) == 0
     assert fake.clock()["now"] == "2026-03-01T08:01:40Z"

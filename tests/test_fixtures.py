@@ -357,3 +357,16 @@ def test_an_unclosed_bracket_names_the_line_it_opened_on(tmp_path: Path) -> None
         str(raised.value)
         == f"{path}:3: (document): not valid YAML: a flow sequence that starts on line 3 is never closed"
     )
+
+
+def test_a_held_task_keeps_its_status_until_someone_acts_and_exports_the_hold() -> None:
+    fake = FakeCoder()
+    held = {task["name"] for task in fake.export()["tasks"] if task.get("hold")}
+    assert held == {"add-dark-mode", "refactor-api"}
+    fake.advance(3600)
+    assert fake.task("bob/add-dark-mode")["status"] == "pending"
+    assert fake.task("bob/refactor-api")["status"] == "initializing"
+    fake.set_agent("bob/refactor-api", "ready")
+    fake.advance(60)
+    assert fake.task("bob/refactor-api")["status"] == "active"
+    assert {task["name"] for task in fake.export()["tasks"] if task.get("hold")} == {"add-dark-mode"}

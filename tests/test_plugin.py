@@ -202,7 +202,10 @@ def test_each_xdist_worker_serves_its_own_fake(inner: pytest.Pytester, monkeypat
 
         @pytest.mark.parametrize("n", range(4))
         def test_in_process(fake_coder, n):
-            fake_coder.advance_until("bob/add-dark-mode", "active")
+            with fake_coder.client("bob") as bob:
+                body = {"template_version_id": "0ba39c92-1f1b-4c32-aa3e-9925d7713eb1", "input": "Hi"}
+                task = bob.post("/api/v2/tasks/me", json=body).json()
+            fake_coder.advance_until(task["id"], "active")
         """
     )
     # Only the plugins the run needs: three processes importing every installed plugin take seconds.
@@ -355,8 +358,8 @@ def test_failed_helpers_say_what_happened_instead(inner: pytest.Pytester) -> Non
     result.stdout.fnmatch_lines(
         [
             "E * task bob/add-dark-mode will not reach status 'paused': nothing more happens on its own"
-            " (after 7 s of fake time); seen: pending (at 0 s) -> initializing/working (at 1 s)"
-            " -> active/working (at 5 s) -> active/idle (at 7 s)",
+            " (after 0 s of fake time); seen: pending (at 0 s); it is held (`hold: true` in its fixture) until"
+            " someone acts on it: move its job, agent or app, or pause, resume or delete it",
             "E * expected pauseTask(task=alice/fix-login-bug) to be called at least once, but it was never called.",
             "E *Calls to the Coder API (1, oldest first):",
             "E *1. listTasks: GET /api/v2/tasks?q=status:active -> 200  user=alice",
@@ -369,15 +372,22 @@ def test_failed_helpers_say_what_happened_instead(inner: pytest.Pytester) -> Non
 # the helpers, on this suite's own fake_coder
 
 
+def new_task(fake: PytestFakeCoder) -> str:
+    with fake.client("bob") as bob:
+        created = bob.post("/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID, "input": "Hi"})
+        assert created.status_code == 201, created.text
+        return str(created.json()["id"])
+
+
 def test_advance_until_stops_at_the_first_moment_the_status_holds(fake_coder: PytestFakeCoder) -> None:
-    task = fake_coder.advance_until("bob/add-dark-mode", "initializing")
+    task = fake_coder.advance_until(new_task(fake_coder), "initializing")
     assert task["status"] == "initializing"
     assert fake_coder.clock()["now"] == "2026-01-05T09:00:01Z"  # the job started 1 s in; not a moment later
 
 
 def test_advance_until_gives_up_after_the_timeout_in_fake_time(fake_coder: PytestFakeCoder) -> None:
     with pytest.raises(AssertionError, match=r"did not reach status 'active' within 2 s of fake time; seen: pending"):
-        fake_coder.advance_until("bob/add-dark-mode", "active", timeout=2)
+        fake_coder.advance_until(new_task(fake_coder), "active", timeout=2)
     assert fake_coder.clock()["now"] == "2026-01-05T09:00:02Z"
 
 
@@ -401,7 +411,7 @@ def test_waits_refuse_a_status_or_state_the_api_does_not_have(fake_coder: Pytest
 
 @pytest.mark.fake_coder(clock="real", speed=1000)
 def test_wait_until_follows_a_real_clock(fake_coder: PytestFakeCoder) -> None:
-    assert fake_coder.wait_until("bob/add-dark-mode", "active", state="idle", timeout=5)["status"] == "active"
+    assert fake_coder.wait_until(new_task(fake_coder), "active", state="idle", timeout=5)["status"] == "active"
 
 
 def test_wait_until_does_not_move_a_manual_clock(fake_coder: PytestFakeCoder) -> None:
