@@ -157,6 +157,16 @@ def test_every_users_tasks_are_listed_with_their_live_status(page: Page) -> None
     expect(page.locator("#clock-mode")).to_have_text("manual")
 
 
+def test_at_1400_by_900_every_task_shows_without_scrolling(page: Page) -> None:
+    """The tasks panel takes the height its rows need; the journal gets the rest."""
+    page.set_viewport_size({"width": 1400, "height": 900})
+    expect(page.locator("tr.task")).to_have_count(len(DEFAULT_TASKS))
+    scroll = page.locator(".tasks-panel .scroll")
+    assert scroll.evaluate("element => element.scrollHeight <= element.clientHeight")
+    journal = page.locator(".journal-panel").bounding_box()
+    assert journal is not None and journal["height"] >= 140
+
+
 def test_pausing_a_task_shows_it_stopping_then_paused_as_the_clock_advances(page: Page, server: Served) -> None:
     task = "alice/fix-login-bug"
     select(page, task)
