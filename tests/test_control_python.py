@@ -273,9 +273,9 @@ def test_fault_from_python(fake: FakeCoder, alice: httpx.Client) -> None:
 def test_fault_outside_the_spec_raises(
     fake: FakeCoder, operation: str, options: dict[str, object], message: str
 ) -> None:
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(ValueError) as raised:
         fake.fault(operation, **options)
-    assert (raised.value.status, raised.value.message) == (400, message)
+    assert str(raised.value).startswith(message)
     assert fake.faults.list() == []
 
 
