@@ -128,7 +128,12 @@ def serve_command(args: argparse.Namespace) -> int:
     logging.getLogger("uvicorn.error").addFilter(quiet_dropped_connections)
     if args.log_requests:
         log_requests()
-    config = uvicorn.Config(fake.app, log_level="warning", timeout_graceful_shutdown=STOP_GRACE_SECONDS)
+    config = uvicorn.Config(
+        fake.app,
+        log_level="warning",
+        timeout_graceful_shutdown=STOP_GRACE_SECONDS,
+        date_header=False,  # the app writes Date from the fake's clock (dateheader.py)
+    )
     StoppingServer(config).run(sockets=[sock])
     return 0
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -75,7 +75,9 @@ class Reply:
     media_type: str | None = None  # None: JSON; else a declared text media type and a str body
 
 
-Handler = Callable[[Call], Reply]
+# A handler answers at once; one that must wait (without holding the fake's lock while it does)
+# returns an awaitable instead, which the pipeline awaits with the lock released.
+Handler = Callable[[Call], "Reply | Awaitable[Reply]"]
 Subject = Callable[[Call], object]
 
 
@@ -174,7 +176,9 @@ class OperationEndpoint:
             logger.warning("%s %s: the client went away before its body arrived", request.method, request.url.path)
             return empty(400)  # nobody reads it
         with fake.lock:
-            reply, principal, call = self._run(fake, request, raw_body, refusal or injected)
+            outcome, principal, call = self._run(fake, request, raw_body, refusal or injected)
+        reply = outcome if isinstance(outcome, Reply) else await outcome
+        with fake.lock:
             if fake.validate_responses:
                 self._responses.check(reply.status, reply.body, reply.media_type)
             response = _response(reply)
@@ -216,7 +220,7 @@ class OperationEndpoint:
 
     def _run(
         self, fake: FakeCoder, request: Request, raw_body: bytes, answer: Fault | Reply | None
-    ) -> tuple[Reply, Principal | None, Call | None]:
+    ) -> tuple[Reply | Awaitable[Reply], Principal | None, Call | None]:
         """The answer, who asked and what they asked about. A refused body or an injected fault
         answers instead of the handler, but the caller and the task are still found, for the journal."""
         principal: Principal | None = None

@@ -48,6 +48,7 @@ CONTROL_OPERATIONS = {
     "setTaskApp",
     "reportTaskAppStatus",
     "appendAgentOutput",
+    "waitForTask",
     "listRequests",
     "clearRequests",
     "listFaults",

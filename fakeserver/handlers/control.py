@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Awaitable
 from typing import Any
+
+import anyio
 
 from fakeserver import safejson
 from fakeserver.clock import ClockRangeError
-from fakeserver.errors import ApiError, Validation
+from fakeserver.errors import ApiError, Validation, envelope
 from fakeserver.fixtures import FixtureError, format_path
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.spec import load_spec, spec_path
@@ -114,6 +118,42 @@ def append_agent_output(call: Call) -> Reply:
     return Reply(200, call.fake.agent_says(call.params["task"], call.body["content"]))
 
 
+WAIT_POLL_SECONDS = 0.01
+DEFAULT_WAIT_SECONDS = 10.0
+
+
+def wait_for_task(call: Call) -> Awaitable[Reply]:
+    """Answer once the task has the status (and state) asked for; 409 when the time is up."""
+    ref = call.params["task"]
+    body: dict[str, Any] = call.body
+    status, state = body.get("status"), body.get("state")
+    if status is None and state is None:
+        raise ApiError(400, "Invalid request body.", "Give a `status`, a `state`, or both.")
+    call.fake.task(ref)  # 404 now for a task that does not exist
+    return _wait(call, ref, status, state, float(body.get("timeout", DEFAULT_WAIT_SECONDS)))
+
+
+async def _wait(call: Call, ref: str, status: str | None, state: str | None, timeout: float) -> Reply:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            task = call.fake.task(ref)  # takes the lock for a moment: other requests are served between
+        except ApiError as error:
+            return Reply(error.status, error.body())  # deleted meanwhile
+        current = (task.get("current_state") or {}).get("state")
+        if (status is None or task["status"] == status) and (state is None or current == state):
+            return Reply(200, task)
+        if time.monotonic() >= deadline:
+            wanted = " and ".join(
+                f"{name} {value!r}" for name, value in (("status", status), ("state", state)) if value
+            )
+            detail = f"It is {task['status']}" + (f" ({current})" if current else "") + f" after {timeout:g} s."
+            if call.fake.world.clock.mode == "manual":
+                detail += " The clock is manual: nothing moves by itself (POST /__fake__/clock/advance moves it)."
+            return Reply(409, envelope(f"The task did not reach {wanted} in time.", detail))
+        await anyio.sleep(WAIT_POLL_SECONDS)
+
+
 def list_requests(call: Call) -> Reply:
     params = call.params
     limit = int(params["limit"]) if "limit" in params else None
@@ -161,6 +201,7 @@ HANDLERS: dict[str, Handler] = {
     "setTaskApp": set_task_app,
     "reportTaskAppStatus": report_task_app_status,
     "appendAgentOutput": append_agent_output,
+    "waitForTask": wait_for_task,
     "listRequests": list_requests,
     "clearRequests": clear_requests,
     "listFaults": list_faults,

@@ -1,0 +1,43 @@
+"""The `Date` header, on the fake's clock.
+
+A client that reasons about time (a token's expiry, "updated 5 s ago") compares the times in
+bodies with the `Date` of the answer. Under a manual or sped-up clock those must agree, so the
+fake writes `Date` itself from its world's clock (the server is told not to write its own).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from fakeserver.fake import FakeCoder
+
+
+class ClockDate:
+    def __init__(self, app: ASGIApp, fake: FakeCoder) -> None:
+        self.app = app
+        self.fake = fake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def dated(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)["date"] = http_date(int(self.fake.world.now().timestamp()))
+            await send(message)
+
+        await self.app(scope, receive, dated)
+
+
+@lru_cache(maxsize=256)  # one string a second of fake time
+def http_date(timestamp: int) -> str:
+    """RFC 9110's IMF-fixdate: `Mon, 05 Jan 2026 09:00:00 GMT`."""
+    return format_datetime(datetime.fromtimestamp(timestamp, UTC), usegmt=True)
