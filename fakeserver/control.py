@@ -11,8 +11,9 @@ import urllib.parse
 from typing import Any
 
 from fakeserver import agent as fake_agent
-from fakeserver import lifecycle
+from fakeserver import derive, lifecycle
 from fakeserver.errors import ApiError
+from fakeserver.journal import JournalEntry
 from fakeserver.models import APP_HEALTHS, JOB_STATUSES, LIFECYCLES, Agent, AppState, Task, Workspace
 from fakeserver.serialize import task_json
 from fakeserver.uuids import parse_uuid
@@ -130,6 +131,45 @@ def agent_says(world: World, task: Task, content: str) -> None:
 def agent_info(world: World, task: Task) -> dict[str, str]:
     agent, workspace = current_agent(world, task)
     return {"agent_id": agent.id, "agent_token": agent.token, "workspace_id": workspace.id, "app_slug": agent.app.slug}
+
+
+STALL_POLLS = 3  # reads in a row, with nothing else done to the task, that make a stalled wait
+READS = frozenset({"getTask", "getTaskLogs"})
+
+
+def stalled_waits(world: World, entries: list[JournalEntry]) -> list[dict[str, Any]]:
+    """Tasks a client keeps reading, with nothing else done to them since, that cannot change on
+    their own: under a manual clock, a client polling for a new status waits for ever."""
+    if world.clock.mode != "manual":
+        return []
+    polls: dict[str, list[JournalEntry]] = {}
+    done_with: set[str] = set()  # tasks acted on after their latest reads
+    for entry in reversed(entries):  # newest first: the trailing run of reads of each task
+        task_id = entry.task_id
+        if task_id is None or task_id in done_with:
+            continue
+        if entry.operation_id in READS and entry.status == 200:
+            polls.setdefault(task_id, []).append(entry)
+        else:
+            done_with.add(task_id)
+    stalled = []
+    for task_id, reads in polls.items():
+        task = world.live_task(task_id)
+        if task is None or len(reads) < STALL_POLLS or derived(world, task)["in_motion"]:
+            continue
+        stalled.append(
+            {
+                "task_id": task_id,
+                "task": f"{world.users[task.owner_id].username}/{task.name}",
+                "status": derive.status_of(world.workspace_of(task)),
+                "polls": len(reads),
+                "first_id": reads[-1].id,
+                "last_id": reads[0].id,
+                "hint": "the clock is manual and nothing is due for this task: advance the clock "
+                "(POST /__fake__/clock/advance) or act on the task, or the client waits for ever",
+            }
+        )
+    return sorted(stalled, key=lambda item: item["first_id"])
 
 
 def derived(world: World, task: Task) -> dict[str, Any]:

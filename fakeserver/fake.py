@@ -229,6 +229,13 @@ class FakeCoder:
         with self.lock:
             return self.journal.entries(operation, task, user, since, limit)
 
+    def stalled_waits(self) -> list[JSONObject]:
+        """Tasks a client keeps polling (3 reads or more, nothing else done to them) that cannot
+        change under the manual clock: each with its reads and a hint (see docs/control-api.md)."""
+        with self.lock:
+            lifecycle.catch_up(self.world)
+            return list(control.stalled_waits(self.world, self.journal.entries()))
+
     def clear_requests(self) -> None:
         with self.lock:
             self.journal.clear()

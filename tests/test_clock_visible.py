@@ -80,3 +80,20 @@ def test_a_wait_that_cannot_be_met_in_time_says_why(served: Served) -> None:
         assert control.post("/__fake__/tasks/nobody%2Fnothing/wait", json={"status": "active"}).status_code == 404
         too_long = control.post(f"/__fake__/tasks/{ref}/wait", json={"status": "active", "timeout": 61})
         assert too_long.status_code == 400
+
+
+def test_the_journal_tells_a_stalled_wait(fake: FakeCoder) -> None:
+    with fake.client("alice") as alice, fake.control_client() as control:
+        created = alice.post("/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID, "input": "Hi"}).json()
+        for _ in range(3):
+            alice.get(f"/api/v2/tasks/me/{created['id']}")  # in motion: its build is due
+            alice.get("/api/v2/tasks/me/fix-login-bug")  # active and idle: nothing is due
+        stalled = control.get("/__fake__/requests/stalled").json()["stalled"]
+        assert [(item["task"], item["status"], item["polls"]) for item in stalled] == [
+            ("alice/fix-login-bug", "active", 3)
+        ]
+        assert "advance the clock" in stalled[0]["hint"]
+        alice.post("/api/v2/tasks/me/fix-login-bug/send", json={"input": "More"})  # acted on: no longer stalled
+        assert fake.stalled_waits() == []
+        fake.set_clock("real")
+        assert fake.stalled_waits() == []  # under a running clock, waiting is what clients do

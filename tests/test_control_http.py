@@ -50,6 +50,7 @@ CONTROL_OPERATIONS = {
     "appendAgentOutput",
     "waitForTask",
     "listRequests",
+    "listStalledWaits",
     "clearRequests",
     "listFaults",
     "addFault",

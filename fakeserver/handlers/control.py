@@ -166,6 +166,10 @@ def list_requests(call: Call) -> Reply:
     return Reply(200, {"requests": [entry.to_json() for entry in entries], **framing})
 
 
+def list_stalled_waits(call: Call) -> Reply:
+    return Reply(200, {"stalled": call.fake.stalled_waits()})
+
+
 def clear_requests(call: Call) -> Reply:
     call.fake.clear_requests()
     return Reply(204)
@@ -203,6 +207,7 @@ HANDLERS: dict[str, Handler] = {
     "appendAgentOutput": append_agent_output,
     "waitForTask": wait_for_task,
     "listRequests": list_requests,
+    "listStalledWaits": list_stalled_waits,
     "clearRequests": clear_requests,
     "listFaults": list_faults,
     "addFault": add_fault,
