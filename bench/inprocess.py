@@ -61,4 +61,25 @@ def run_section(iterations: int) -> dict[str, Any]:
         "client_only": summary_ms(timed(lambda: shared.client("alice").close(), iterations)),
     }
     client.close()
+    results["idle_world_kib"] = idle_world_kib(shared)
     return {"iterations": iterations, "world": "default (fakeserver/fixtures/default.yaml)", **results}
+
+
+def idle_world_kib(served: Any, count: int = 50) -> float:
+    """What one more named world of a served fake (/w/<name>/, default world, never used) holds in memory."""
+    import gc
+    import tracemalloc
+
+    from fakeserver.worlds import Worlds, world_maker
+
+    worlds = Worlds(world_maker(served), max_worlds=count + 1)
+    worlds.get("warm")
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for index in range(count):
+        worlds.get(f"w{index}")
+    gc.collect()
+    after = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    return round((after - before) / count / 1024, 1)

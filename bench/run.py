@@ -254,6 +254,7 @@ def render_inprocess(inproc: dict[str, Any]) -> list[str]:
         figures = inproc[key]
         target = verdict(figures["p50_ms"], limit, False) if limit else ""
         out.append(f"   {label:<48} {figures['p50_ms']:>8.3f} {figures['p90_ms']:>8.3f}  {target}")
+    out.append(f"   {'memory of one idle named world (/w/<name>/)':<48} {inproc['idle_world_kib']:>8.1f} KiB")
     return out
 
 

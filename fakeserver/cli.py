@@ -22,6 +22,7 @@ from fakeserver.fixtures import FixtureError
 from fakeserver.guard import trusted_hosts
 from fakeserver.routing import ConnectionDropped, request_log
 from fakeserver.server import listening_socket
+from fakeserver.worlds import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_WORLDS, Worlds, WorldsApp, world_maker
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,6 +77,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-cors", action="store_true", help="no CORS headers at all (same-origin callers only)")
     serve.add_argument("--reload", action="store_true", help="serve the new world whenever a --fixtures file changes")
     serve.add_argument(
+        "--max-worlds",
+        type=int,
+        default=DEFAULT_MAX_WORLDS,
+        metavar="N",
+        help=f"named worlds (/w/<name>/...) kept at once (default: {DEFAULT_MAX_WORLDS})",
+    )
+    serve.add_argument(
+        "--world-idle",
+        type=float,
+        default=DEFAULT_IDLE_SECONDS,
+        metavar="SECONDS",
+        help=f"drop a named world unused this long (default: {DEFAULT_IDLE_SECONDS:g})",
+    )
+    serve.add_argument(
         "--log-requests",
         action="store_true",
         help="print one line per request: method, path, status, milliseconds, user (never a token)",
@@ -95,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 def serve_command(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         print("fakeserver: --speed must be positive", file=sys.stderr)
+        return 2
+    if args.max_worlds < 0 or not args.world_idle > 0:
+        print("fakeserver: --max-worlds must be 0 or more and --world-idle positive", file=sys.stderr)
         return 2
     if not args.body_timeout > 0:
         print("fakeserver: --body-timeout must be positive", file=sys.stderr)
@@ -128,8 +146,9 @@ def serve_command(args: argparse.Namespace) -> int:
     logging.getLogger("uvicorn.error").addFilter(quiet_dropped_connections)
     if args.log_requests:
         log_requests()
+    worlds = Worlds(world_maker(fake), max_worlds=args.max_worlds, idle_seconds=args.world_idle)
     config = uvicorn.Config(
-        fake.app,
+        WorldsApp(fake, worlds),
         log_level="warning",
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
         date_header=False,  # the app writes Date from the fake's clock (dateheader.py)
@@ -188,6 +207,7 @@ def banner(fake: FakeCoder, host: str, port: int) -> str:
         f"  API: http://{shown_host}:{port}/api/v2/tasks (and /api/experimental/tasks)",
         f"  dashboard: http://{shown_host}:{port}/__fake__/  clock: {fake.clock_mode}, speed {fake.speed:g}",
         f"  CORS: {describe_cors(fake.cors_origins)}",
+        f"  worlds of their own: http://{shown_host}:{port}/w/<name>/api/v2/... (and /w/<name>/__fake__/)",
         "  users (send the token as the Coder-Session-Token header):",
     ]
     for user in fake.world.users.values():

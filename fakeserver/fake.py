@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from starlette.applications import Starlette
 
     from fakeserver.routing import CompiledOperation
+    from fakeserver.worlds import Worlds
 
 JSONObject = dict[str, Any]
 IN_PROCESS_URL = "http://fakeserver"  # the base URL of in-process clients (no socket behind it)
@@ -69,6 +70,7 @@ class FakeCoder:
         self.body_timeout = body_timeout  # seconds a request body may take to arrive (bodies.py)
         # The Host names it answers to once served (guard.py); None, in process: any.
         self.allowed_hosts = allowed_hosts
+        self.worlds: Worlds | None = None  # the named worlds served beside this one (worlds.py), if any
         self.lock = threading.RLock()  # requests and direct calls may come from different threads
         self.world: World = build_world(self.fixtures, clock, speed)
         self.journal = Journal()

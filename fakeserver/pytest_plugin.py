@@ -52,7 +52,9 @@ CONFIGURED_ATTRIBUTES = frozenset(
     {"fixture_paths", "fixtures", "clock_mode", "speed", "validate_responses", "world", "journal", "faults"}
 )
 # Fixed when the fake is built (allowed_hosts: when its server starts).
-KEPT_ATTRIBUTES = frozenset({"lock", "api_operations", "app", "cors_origins", "body_timeout", "allowed_hosts"})
+KEPT_ATTRIBUTES = frozenset(
+    {"lock", "api_operations", "app", "cors_origins", "body_timeout", "allowed_hosts", "worlds"}
+)
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,8 @@ CONTROL_OPERATIONS = {
     "listFaults",
     "addFault",
     "clearFaults",
+    "listWorlds",
+    "deleteWorld",
 }
 SMALL_WORLD = """\
 settings:

@@ -15,6 +15,7 @@ from fakeserver.errors import ApiError, Validation, envelope
 from fakeserver.fixtures import FixtureError, format_path
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.spec import load_spec, spec_path
+from fakeserver.worlds import Worlds
 
 YAML_MEDIA_TYPE = "application/yaml"
 STATE_KEYS = {"clock", "world", "tasks"}  # the keys of GET /__fake__/state
@@ -184,6 +185,27 @@ def add_fault(call: Call) -> Reply:
     return Reply(201, fault.to_json())
 
 
+def list_worlds(call: Call) -> Reply:
+    return Reply(200, {"worlds": _worlds(call).describe()})
+
+
+def delete_world(call: Call) -> Reply:
+    name = call.params["name"]
+    if not _worlds(call).drop(name):
+        raise ApiError(404, "No such world.", f"No world {name!r} is live (GET /__fake__/worlds lists them).")
+    return Reply(204)
+
+
+def _worlds(call: Call) -> Worlds:
+    worlds = call.fake.worlds
+    if worlds is None:
+        detail = (
+            "Named worlds (/w/<name>/...) are served by `fakeserver serve`, listed on its default world's /__fake__/."
+        )
+        raise ApiError(404, "No worlds here.", detail)
+    return worlds
+
+
 def clear_faults(call: Call) -> Reply:
     fault_id = call.params.get("id")
     call.fake.faults.remove(int(fault_id) if fault_id is not None else None)
@@ -212,4 +234,6 @@ HANDLERS: dict[str, Handler] = {
     "listFaults": list_faults,
     "addFault": add_fault,
     "clearFaults": clear_faults,
+    "listWorlds": list_worlds,
+    "deleteWorld": delete_world,
 }
