@@ -4,8 +4,8 @@ Installed with the package (the `pytest11` entry point), it provides:
 
 - `fake_coder`: a `PytestFakeCoder` for every test, in the state a new one
   would be in (the default world or the suite's fixture files, a manual clock);
-- `fake_coder_server`: a `ServedFakeCoder` listening on a free loopback port,
-  started once per session (per xdist worker) and reset before every test;
+- `fake_coder_server`: a `ServedFakeCoder` for every test, served as a world of its
+  own (`/w/<name>/`) by one loopback server per session (per xdist worker);
 - the `fake_coder` marker, to choose the world and clock of a test, class or
   module: `@pytest.mark.fake_coder(fixtures=["world.yaml"], clock="real", speed=10)`;
 - `--fake-coder-fixtures FILE` and the `fake_coder_fixtures` ini option, the
@@ -33,11 +33,12 @@ from fakeserver.builder import build_world
 from fakeserver.clock import ClockMode
 from fakeserver.errors import ApiError
 from fakeserver.fake import FakeCoder, JSONObject
-from fakeserver.faults import Faults
 from fakeserver.fixtures import FixtureError, default_fixture_path, load_fixtures
-from fakeserver.journal import Journal, JournalEntry
+from fakeserver.journal import JournalEntry
 from fakeserver.server import FakeServer
 from fakeserver.spec import load_spec, spec_path
+from fakeserver.worlds import PREFIX as WORLDS_PREFIX
+from fakeserver.worlds import Worlds, WorldsApp
 
 if TYPE_CHECKING:
     import httpx
@@ -45,16 +46,6 @@ if TYPE_CHECKING:
 DEFAULT_WORLD = default_fixture_path()  # to add your own files to the built-in world: [DEFAULT_WORLD, "more.yaml"]
 MARKER = "fake_coder"
 SUITE_FIXTURES = pytest.StashKey[tuple[Path, ...]]()
-
-# Every attribute of a FakeCoder, by what `PytestFakeCoder.configure()` does with it. A test
-# fails when FakeCoder gains one that is in neither set: decide whether a test can change it.
-CONFIGURED_ATTRIBUTES = frozenset(
-    {"fixture_paths", "fixtures", "clock_mode", "speed", "validate_responses", "world", "journal", "faults"}
-)
-# Fixed when the fake is built (allowed_hosts: when its server starts).
-KEPT_ATTRIBUTES = frozenset(
-    {"lock", "api_operations", "app", "cors_origins", "body_timeout", "allowed_hosts", "worlds"}
-)
 
 
 @dataclass(frozen=True)
@@ -77,18 +68,6 @@ class PytestFakeCoder(FakeCoder):
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
         return cls(settings.fixtures, **settings.options())
-
-    def configure(self, settings: Settings) -> None:
-        """Become what `from_settings(settings)` builds: a new world, journal and faults, the same
-        object, so that the session's server (bound to this fake's app) serves it."""
-        paths = list(settings.fixtures) or [DEFAULT_WORLD]
-        fixtures = load_fixtures(paths)
-        with self.lock:
-            self.fixture_paths, self.fixtures = paths, fixtures
-            self.clock_mode, self.speed = settings.clock, settings.speed
-            self.validate_responses = settings.validate_responses
-            self.world = build_world(fixtures, settings.clock, settings.speed)
-            self.journal, self.faults = Journal(), Faults()
 
     def advance_until(
         self, ref: str, status: str | None = None, *, state: str | None = None, timeout: float = 60.0
@@ -216,16 +195,17 @@ class PytestFakeCoder(FakeCoder):
 
 
 class ServedFakeCoder(PytestFakeCoder):
-    """A `PytestFakeCoder` that also listens on a loopback port; `client()` still talks in-process."""
+    """A `PytestFakeCoder` that is also served over a socket, as a world of its own (`/w/<name>/`)
+    of the session's server; `client()` still talks in-process."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.server = FakeServer(self)
+    server: FakeServer
+    world_name: str
 
     @property
     def url(self) -> str:
-        """The base URL of the API, e.g. `http://127.0.0.1:54321`."""
-        return self.server.url
+        """The base URL of this test's world, e.g. `http://127.0.0.1:54321/w/t7` (the API is under
+        `/api/v2`, the control plane under `/__fake__`)."""
+        return f"{self.server.url}{WORLDS_PREFIX}{self.world_name}"
 
     def http_client(self, user: str | None = None) -> httpx.Client:
         """An httpx client that goes through the socket, signed in as `user` or anonymous."""
@@ -248,23 +228,46 @@ def fake_coder(request: pytest.FixtureRequest) -> PytestFakeCoder:
 
 
 @pytest.fixture
-def fake_coder_server(request: pytest.FixtureRequest, _fake_coder_served: ServedFakeCoder) -> ServedFakeCoder:
-    """The session's served fake, configured for this test: `.url` for clients that need a socket."""
+def fake_coder_server(request: pytest.FixtureRequest, _fake_coder_host: _Host) -> Iterator[ServedFakeCoder]:
+    """This test's own fake, served as a world of its own on the session's server: `.url` for
+    clients that need a socket. No two tests share a world, so none waits for or sees another."""
     with _bad_fixtures_fail_the_test():
-        _fake_coder_served.configure(_settings_for(request))
-    if not _fake_coder_served.server.running:  # a test stopped it
-        _fake_coder_served.server.start()
-    return _fake_coder_served
-
-
-@pytest.fixture(scope="session")
-def _fake_coder_served() -> Iterator[ServedFakeCoder]:
-    fake = ServedFakeCoder()
-    fake.server.start()
+        fake = ServedFakeCoder.from_settings(_settings_for(request))
+    if not _fake_coder_host.server.running:  # a test stopped it
+        _fake_coder_host.server.start()
+    fake.server = _fake_coder_host.server
+    fake.allowed_hosts = _fake_coder_host.server.fake.allowed_hosts
+    fake.world_name = _fake_coder_host.next_name()
+    _fake_coder_host.worlds.add(fake.world_name, fake)
     try:
         yield fake
     finally:
-        fake.server.stop()
+        _fake_coder_host.worlds.drop(fake.world_name)
+
+
+@dataclass
+class _Host:
+    """The session's (or xdist worker's) server, with the world of each served test."""
+
+    server: FakeServer
+    worlds: Worlds
+    count: int = 0
+
+    def next_name(self) -> str:
+        self.count += 1
+        return f"t{self.count}"
+
+
+@pytest.fixture(scope="session")
+def _fake_coder_host() -> Iterator[_Host]:
+    default = FakeCoder()
+    worlds = Worlds(FakeCoder, max_worlds=1_000_000, idle_seconds=float("inf"))
+    server = FakeServer(default, app=WorldsApp(default, worlds))
+    server.start()
+    try:
+        yield _Host(server, worlds)
+    finally:
+        server.stop()
 
 
 @contextmanager

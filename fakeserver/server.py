@@ -22,6 +22,7 @@ from fakeserver.guard import trusted_hosts
 
 if TYPE_CHECKING:
     import uvicorn
+    from starlette.types import ASGIApp
 
     from fakeserver.fake import FakeCoder
 
@@ -34,8 +35,9 @@ class FakeServerError(RuntimeError):
 
 
 class FakeServer:
-    def __init__(self, fake: FakeCoder, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, fake: FakeCoder, host: str = "127.0.0.1", port: int = 0, app: ASGIApp | None = None) -> None:
         self.fake = fake
+        self.app = app if app is not None else fake.app  # e.g. a WorldsApp around this fake
         self.host = host
         self.port = port  # the real port once started
         self._server: uvicorn.Server | None = None
@@ -64,7 +66,7 @@ class FakeServer:
         if self.fake.allowed_hosts is None:  # served: answer only to loopback names (guard.py)
             self.fake.allowed_hosts = trusted_hosts(self.host)
         config = uvicorn.Config(
-            self.fake.app,
+            self.app,
             lifespan="off",
             ws="none",  # the API has no websockets; importing them only costs time and warnings
             log_config=None,  # leave the process's logging configuration alone

@@ -74,6 +74,11 @@ class Worlds:
             kept.last_used = now
             return kept.fake
 
+    def add(self, name: str, fake: FakeCoder) -> None:
+        """Serve `fake` as the world `name` (the pytest plugin's world of one test)."""
+        with self._lock:
+            self._kept[name] = Kept(fake, self._monotonic())
+
     def names(self) -> list[str]:
         with self._lock:
             self._drop_idle(self._monotonic())
