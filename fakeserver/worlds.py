@@ -14,13 +14,16 @@ all is refused, with an answer that says which bound and how to free room.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
-from starlette.types import Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.types import Message, Receive, Scope, Send
 
 from fakeserver.fake import FakeCoder
 from fakeserver.responses import coder_json
@@ -144,13 +147,25 @@ class WorldsApp:
             return
         prefix = f"{PREFIX}{name}"
         raw_path: bytes = scope.get("raw_path") or path.encode()
+        # The world sees its own paths (what its routes, static files and guards match), and the
+        # redirects it answers with get the prefix back.
         inner = {
             **scope,
             "path": "/" + rest,
             "raw_path": raw_path[len(prefix) :] if raw_path.startswith(prefix.encode()) else raw_path,
-            "root_path": scope.get("root_path", "") + prefix,
         }
-        await fake.app(inner, receive, send)
+        await fake.app(inner, receive, functools.partial(_prefixed_location, prefix=prefix, send=send))
+
+
+async def _prefixed_location(message: Message, prefix: str, send: Send) -> None:
+    if message["type"] == "http.response.start":
+        headers = MutableHeaders(scope=message)
+        location = headers.get("location")
+        if location is not None:
+            parts = urlsplit(location)
+            if not parts.path.startswith(prefix + "/"):
+                headers["location"] = urlunsplit(parts._replace(path=prefix + parts.path))
+    await send(message)
 
 
 def world_maker(default: FakeCoder) -> Callable[[], FakeCoder]:

@@ -10,8 +10,10 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
+from conftest import AI_VERSION_ID
 from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, expect, sync_playwright
 from served import Served, serve
 
@@ -312,3 +314,18 @@ def test_tasks_are_created_deleted_saved_and_reset(page: Page, server: Served) -
     expect(page.locator("tr.task")).to_have_count(len(DEFAULT_TASKS))
     expect(row(page, "bob/lost-agent")).to_have_count(1)
     expect(page.locator("tr.request")).to_have_count(0)  # a reset clears the journal
+
+
+def test_the_dashboard_switches_between_worlds(page: Page, server: Served) -> None:
+    with httpx.Client(base_url=f"{server.url}/w/demo", headers={"Coder-Session-Token": "alice-token"}) as alice:
+        created = alice.post("/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID, "input": "Only in demo"})
+        assert created.status_code == 201, created.text
+    expect(page.locator("#world option[value='demo']")).to_have_count(1, timeout=10_000)  # listed within a poll
+    page.locator("#world").select_option("demo")
+    expect(page).to_have_url(f"{server.url}/w/demo/__fake__/")
+    expect(page.locator("#connection")).to_have_text("live")
+    expect(page.locator("#world")).to_have_value("demo")
+    expect(page.locator("tr.task")).to_have_count(len(DEFAULT_TASKS) + 1)  # demo's own task besides the fixtures
+    page.locator("#world").select_option("")
+    expect(page).to_have_url(f"{server.url}/__fake__/")
+    expect(page.locator("tr.task")).to_have_count(len(DEFAULT_TASKS))

@@ -119,3 +119,13 @@ def test_idle_worlds_are_dropped() -> None:
 def test_in_process_there_are_no_worlds(fake: FakeCoder) -> None:
     with fake.control_client() as control:
         assert control.get("/__fake__/worlds").status_code == 404
+
+
+def test_a_worlds_redirects_stay_in_the_world(served: Served) -> None:
+    with served.control_client() as root:
+        for world in root.get("/__fake__/worlds").json()["worlds"]:
+            root.delete(f"/__fake__/worlds/{world['name']}")
+    with world_client(served, "one", "alice-token") as alice:
+        redirect = alice.get("/api/v2/tasks/", follow_redirects=False)
+    assert redirect.status_code in (301, 302, 307, 308), redirect.text
+    assert redirect.headers["location"] == f"{served.url}/w/one/api/v2/tasks"

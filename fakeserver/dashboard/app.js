@@ -553,6 +553,37 @@ function wire() {
   });
 }
 
+// ---------------------------------------------------------------- worlds
+
+// This page's world: /w/<name>/__fake__/ is a named world of `fakeserver serve`, /__fake__/ the default.
+const WORLD = (location.pathname.match(/^\/w\/([^/]+)\/__fake__\//) || [])[1] || "";
+const ROOT_CONTROL = new URL("/__fake__/", location.href);
+const WORLDS_POLL_MS = 5000;
+
+function worldPage(name) {
+  return new URL(name ? `/w/${encodeURIComponent(name)}/__fake__/` : "/__fake__/", location.href).href;
+}
+
+async function refreshWorlds() {
+  let names = [];
+  try {
+    names = (await call(ROOT_CONTROL, "GET", "worlds")).data.worlds.map((world) => world.name);
+  } catch {
+    // served in process, or an older server: only this world
+  }
+  if (WORLD && !names.includes(WORLD)) names.push(WORLD);
+  const select = $("world");
+  const options = [h("option", { value: "" }, "default"), ...names.sort().map((name) => h("option", { value: name }, name))];
+  select.replaceChildren(...options);
+  select.value = WORLD;
+}
+
+$("world").addEventListener("change", (event) => {
+  location.assign(worldPage(event.target.value));
+});
+
 wire();
 refresh();
+refreshWorlds();
 setInterval(refresh, POLL_MS);
+setInterval(refreshWorlds, WORLDS_POLL_MS);
