@@ -22,13 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from starlette.datastructures import MutableHeaders
+from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
 from fakeserver.fake import FakeCoder
 from fakeserver.responses import coder_json
 
 PREFIX = "/w/"
+WORLD_HEADER = "x-fakeserver-world"  # the same as the /w/<name> prefix, for clients that set headers
 WORLD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_MAX_WORLDS = 64
 DEFAULT_IDLE_SECONDS = 30 * 60.0
@@ -132,9 +133,16 @@ class WorldsApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http" or not path.startswith(PREFIX):
+        if scope["type"] != "http":
             await self.default.app(scope, receive, send)
             return
+        if not path.startswith(PREFIX):
+            named = Headers(scope=scope).get(WORLD_HEADER)  # a client that cannot change its base URL
+            if named is None:
+                await self.default.app(scope, receive, send)
+                return
+            path = f"{PREFIX}{named}{path}"
+            scope = {**scope, "path": path, "raw_path": f"{PREFIX}{named}".encode() + (scope.get("raw_path") or b"")}
         name, slash, rest = path[len(PREFIX) :].partition("/")
         if not WORLD_NAME.fullmatch(name) or not slash:
             detail = "A world is /w/<name>/... with a name of letters, digits, '.', '_' and '-' (at most 64)."

@@ -20,6 +20,13 @@ def served() -> Iterator[Served]:
         yield server
 
 
+def no_worlds(served: Served) -> None:
+    """Drop every named world: the module's server keeps at most four."""
+    with served.control_client() as root:
+        for world in root.get("/__fake__/worlds").json()["worlds"]:
+            assert root.delete(f"/__fake__/worlds/{world['name']}").status_code == 204
+
+
 def world_client(served: Served, name: str, token: str | None = None) -> httpx.Client:
     headers = {"Content-Type": "application/json", **({"Coder-Session-Token": token} if token else {})}
     return httpx.Client(base_url=f"{served.url}/w/{name}", headers=headers, timeout=10)
@@ -42,6 +49,7 @@ def browser_like_run(served: Served, name: str, results: dict[str, object]) -> N
 
 
 def test_two_clients_on_two_worlds_never_see_each_other(served: Served) -> None:
+    no_worlds(served)
     results: dict[str, object] = {}
     runs = [threading.Thread(target=browser_like_run, args=(served, name, results)) for name in ("one", "two")]
     for run in runs:
@@ -65,6 +73,7 @@ def test_two_clients_on_two_worlds_never_see_each_other(served: Served) -> None:
 
 
 def test_a_world_takes_fixtures_of_its_own_and_can_be_dropped(served: Served) -> None:
+    no_worlds(served)
     with world_client(served, "carols") as control:
         put = control.put(
             "/__fake__/state",
@@ -81,15 +90,14 @@ def test_a_world_takes_fixtures_of_its_own_and_can_be_dropped(served: Served) ->
 
 
 def test_the_dashboard_of_a_world_is_under_its_prefix(served: Served) -> None:
+    no_worlds(served)
     with world_client(served, "one") as client:
         page = client.get("/__fake__/")
         assert page.status_code == 200 and "fakeserver" in page.text
 
 
 def test_worlds_are_bounded_with_a_clear_answer(served: Served) -> None:
-    with served.control_client() as root:
-        for world in root.get("/__fake__/worlds").json()["worlds"]:
-            root.delete(f"/__fake__/worlds/{world['name']}")
+    no_worlds(served)
     statuses = []
     for index in range(5):
         with world_client(served, f"w{index}") as control:
@@ -122,10 +130,21 @@ def test_in_process_there_are_no_worlds(fake: FakeCoder) -> None:
 
 
 def test_a_worlds_redirects_stay_in_the_world(served: Served) -> None:
-    with served.control_client() as root:
-        for world in root.get("/__fake__/worlds").json()["worlds"]:
-            root.delete(f"/__fake__/worlds/{world['name']}")
+    no_worlds(served)
     with world_client(served, "one", "alice-token") as alice:
         redirect = alice.get("/api/v2/tasks/", follow_redirects=False)
     assert redirect.status_code in (301, 302, 307, 308), redirect.text
     assert redirect.headers["location"] == f"{served.url}/w/one/api/v2/tasks"
+
+
+def test_a_header_names_the_world_as_the_prefix_does(served: Served) -> None:
+    no_worlds(served)
+    headers = {"X-Fakeserver-World": "by-header", "Coder-Session-Token": "alice-token"}
+    with served.client() as client, world_client(served, "by-header", "alice-token") as by_prefix:
+        created = client.post(
+            "/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID, "input": "Via a header"}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        assert "Via a header" in {task["initial_prompt"] for task in by_prefix.get("/api/v2/tasks").json()["tasks"]}
+        default = client.get("/api/v2/tasks", headers={"Coder-Session-Token": "alice-token"}).json()["tasks"]
+        assert "Via a header" not in {task["initial_prompt"] for task in default}
