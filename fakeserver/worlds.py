@@ -180,7 +180,7 @@ def world_maker(default: FakeCoder) -> Callable[[], FakeCoder]:
     """New worlds start from the served fixtures, with the served clock and settings."""
 
     def make() -> FakeCoder:
-        fake = FakeCoder(
+        return FakeCoder(
             default.fixture_paths,
             clock=default.clock_mode,
             speed=default.speed,
@@ -189,6 +189,5 @@ def world_maker(default: FakeCoder) -> Callable[[], FakeCoder]:
             body_timeout=default.body_timeout,
             allowed_hosts=default.allowed_hosts,
         )
-        return fake
 
     return make
