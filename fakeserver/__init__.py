@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fakeserver.clock import ClockRangeError
+from fakeserver.errors import BuildAlreadyActive, Conflict, FakeError, Invalid, NotFound
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError
 from fakeserver.server import FakeServer, FakeServerError
@@ -13,11 +14,16 @@ from fakeserver.validation import ResponseValidationError
 # Python caller can catch. Transports come from `FakeCoder.transport()` / `async_transport()`;
 # the pytest plugin's fixtures and helpers are documented in docs/pytest-plugin.md.
 __all__ = [
+    "BuildAlreadyActive",
     "ClockRangeError",
+    "Conflict",
     "FakeCoder",
+    "FakeError",
     "FakeServer",
     "FakeServerError",
     "FixtureError",
+    "Invalid",
+    "NotFound",
     "ResponseValidationError",
     "SpecError",
     "__version__",

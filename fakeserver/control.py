@@ -12,7 +12,7 @@ from typing import Any
 
 from fakeserver import agent as fake_agent
 from fakeserver import derive, lifecycle
-from fakeserver.errors import ApiError
+from fakeserver.errors import Conflict, Invalid, NotFound
 from fakeserver.journal import JournalEntry
 from fakeserver.models import APP_HEALTHS, JOB_STATUSES, LIFECYCLES, Agent, AppState, Task, Workspace
 from fakeserver.serialize import task_json
@@ -34,14 +34,14 @@ def find_task(world: World, ref: str) -> Task:
         task_id = parse_uuid(ref)
         task = world.live_task(task_id) if task_id is not None else None
     if task is None:
-        raise ApiError(404, NO_SUCH_TASK, f"No live task {ref!r} (give its id or owner/name).")
+        raise NotFound(NO_SUCH_TASK, f"No live task {ref!r} (give its id or owner/name).")
     return task
 
 
 def workspace_of(world: World, task: Task) -> Workspace:
     workspace = world.workspace_of(task)
     if workspace is None:
-        raise ApiError(409, "The task has no workspace.")
+        raise Conflict("The task has no workspace.")
     return workspace
 
 
@@ -60,14 +60,14 @@ JOB_MOVES: dict[str, tuple[str, ...]] = {
 def set_job(world: World, task: Task, status: str, error: str = "") -> None:
     """Move the latest build's job: run it, finish it, fail or cancel it (see `JOB_MOVES`)."""
     if status not in JOB_STATUSES:
-        raise ApiError(400, "Invalid job status.", f"Expected one of {', '.join(JOB_STATUSES)}.")
+        raise Invalid("Invalid job status.", f"Expected one of {', '.join(JOB_STATUSES)}.")
     workspace = workspace_of(world, task)
     build = workspace.latest_build
     job = build.job
     allowed = JOB_MOVES[job.status]
     if status not in allowed:
         reason = f"it can become {_one_of(allowed)}" if allowed else "which is final; start a new build instead"
-        raise ApiError(409, "Cannot move the job there.", f"The job is {job.status}, {reason}.")
+        raise Conflict("Cannot move the job there.", f"The job is {job.status}, {reason}.")
     if status == "running":
         lifecycle.run_job(world, workspace, build)
     elif status == "succeeded":
@@ -92,7 +92,7 @@ def current_agent(world: World, task: Task) -> tuple[Agent, Workspace]:
     workspace = workspace_of(world, task)
     agent = next((build.agent for build in reversed(workspace.builds) if build.agent is not None), None)
     if agent is None:
-        raise ApiError(409, "The task has no agent yet.", "Its first start build has not succeeded.")
+        raise Conflict("The task has no agent yet.", "Its first start build has not succeeded.")
     return agent, workspace
 
 
@@ -100,7 +100,7 @@ def set_agent(world: World, task: Task, lifecycle_state: str | None = None, disc
     agent, workspace = current_agent(world, task)
     if lifecycle_state is not None:
         if lifecycle_state not in LIFECYCLES:
-            raise ApiError(400, "Invalid lifecycle.", f"Expected one of {', '.join(LIFECYCLES)}.")
+            raise Invalid("Invalid lifecycle.", f"Expected one of {', '.join(LIFECYCLES)}.")
         lifecycle.set_lifecycle(world, agent, lifecycle_state)
     if disconnected is not None:
         agent.disconnected = disconnected
@@ -109,7 +109,7 @@ def set_agent(world: World, task: Task, lifecycle_state: str | None = None, disc
 
 def set_app_health(world: World, task: Task, health: str) -> None:
     if health not in APP_HEALTHS:
-        raise ApiError(400, "Invalid app health.", f"Expected one of {', '.join(APP_HEALTHS)}.")
+        raise Invalid("Invalid app health.", f"Expected one of {', '.join(APP_HEALTHS)}.")
     agent, workspace = current_agent(world, task)
     agent.app.health = health
     agent.app.changed_at = world.now()

@@ -18,7 +18,7 @@ from fakeserver import control, lifecycle
 from fakeserver.bodies import DEFAULT_BODY_TIMEOUT
 from fakeserver.builder import build_world
 from fakeserver.clock import ClockMode
-from fakeserver.errors import ApiError
+from fakeserver.errors import NotFound
 from fakeserver.export import export_world
 from fakeserver.faults import Fault, Faults
 from fakeserver.fixtures import Fixtures, combine, default_fixture_path, load_fixtures, parse_fixture_text
@@ -245,12 +245,9 @@ class FakeCoder:
     def fault(self, operation_id: str, **options: Any) -> Fault:
         """Inject a fault: `latency_ms` (number or [min, max]), `status` (+ `body`), `drop`,
         limited by `count` or `probability` (with `seed`). Only what the spec declares is allowed:
-        anything else raises `ValueError` saying why."""
+        anything else raises `fakeserver.Invalid` (a `ValueError`) saying why."""
         with self.lock:
-            try:
-                return self.faults.add(self.api_operations, {"operation_id": operation_id, **options})
-            except ApiError as error:  # the HTTP control plane's 400; a Python caller gets a ValueError
-                raise ValueError(f"{error.message} {error.detail}".strip()) from None
+            return self.faults.add(self.api_operations, {"operation_id": operation_id, **options})
 
     def clear_faults(self) -> None:
         with self.lock:
@@ -261,7 +258,7 @@ class FakeCoder:
     def token(self, username: str) -> str:
         user = self.world.user_by_name(username)
         if user is None or not user.tokens:
-            raise KeyError(f"no user {username!r} with a token")
+            raise NotFound("No such user.", f"No user {username!r} with a token.")
         return user.tokens[0]
 
     def client(self, user: str | None = None) -> httpx.Client:

@@ -16,7 +16,7 @@ from typing import Any
 
 import jsonschema_rs
 
-from fakeserver.errors import ApiError, envelope
+from fakeserver.errors import Invalid, envelope
 from fakeserver.routing import CompiledOperation
 from fakeserver.spec import load_spec, spec_path
 from fakeserver.validation import ResponseValidationError
@@ -102,18 +102,18 @@ class Faults:
         operation_id = str(spec["operation_id"])
         compiled = operations.get(operation_id)
         if compiled is None:
-            raise ApiError(400, "Unknown operation.", f"No operation {operation_id!r} in the spec.")
+            raise Invalid("Unknown operation.", f"No operation {operation_id!r} in the spec.")
         status = spec.get("status")
         body = spec.get("body")
         if status is not None:
             body = body if body is not None else _default_body(compiled, status)
             _check_declared(compiled, status, body)
         elif body is not None:
-            raise ApiError(400, "A fault body needs a status.")
+            raise Invalid("A fault body needs a status.")
         latency = _latency(spec.get("latency_ms"))
         drop = bool(spec.get("drop", False))
         if status is None and not drop and latency is None:
-            raise ApiError(400, "A fault needs a latency, a status or drop.")
+            raise Invalid("A fault needs a latency, a status or drop.")
         fault = Fault(
             id=next(self._ids),  # drawn only once the fault is accepted: ids of kept faults run 1, 2, 3...
             operation_id=operation_id,
@@ -154,7 +154,7 @@ def _check_request(spec: dict[str, Any]) -> None:
     error = next(iter(_request_schema().iter_errors(spec)), None)
     if error is not None:
         where = ".".join(str(part) for part in error.instance_path) or "(fault)"
-        raise ApiError(400, "Invalid fault.", f"{where}: {error.message}")
+        raise Invalid("Invalid fault.", f"{where}: {error.message}")
 
 
 def _latency(value: Any) -> tuple[float, float] | None:
@@ -163,7 +163,7 @@ def _latency(value: Any) -> tuple[float, float] | None:
     if isinstance(value, list):
         low, high = float(value[0]), float(value[1])
         if low > high:
-            raise ApiError(400, "Invalid latency.", "The range's lower end is above its upper end.")
+            raise Invalid("Invalid latency.", "The range's lower end is above its upper end.")
         return low, high
     return float(value), float(value)
 
@@ -179,8 +179,7 @@ def _check_declared(compiled: CompiledOperation, status: int, body: Any) -> None
         compiled.responses.check(status, body)
     except ResponseValidationError as error:
         declared = ", ".join(str(code) for code in sorted(compiled.operation.responses))
-        raise ApiError(
-            400,
+        raise Invalid(
             "The spec does not allow this fault.",
             f"{error.reason} ({error.operation_id} declares {declared}).",
         ) from None

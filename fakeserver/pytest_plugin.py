@@ -31,7 +31,7 @@ import pytest
 from fakeserver import control, lifecycle
 from fakeserver.builder import build_world
 from fakeserver.clock import ClockMode
-from fakeserver.errors import ApiError
+from fakeserver.errors import NotFound
 from fakeserver.fake import FakeCoder, JSONObject
 from fakeserver.fixtures import FixtureError, default_fixture_path, load_fixtures
 from fakeserver.journal import JournalEntry
@@ -171,7 +171,7 @@ class PytestFakeCoder(FakeCoder):
         with self.lock:
             try:
                 task = self.task(ref)
-            except ApiError:
+            except NotFound:
                 if not seen:
                     raise LookupError(f"no live task {ref!r} (give its id or owner/name)") from None
                 task = None

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from fakeserver import lifecycle
 from fakeserver.auth import Principal, authenticate, request_token
 from fakeserver.bodies import BodyTimeout, has_body, read_at_most
-from fakeserver.errors import ApiError, envelope
+from fakeserver.errors import ApiError, FakeError, envelope, status_of
 from fakeserver.journal import JournalEntry, mask_token, masked_query
 from fakeserver.responses import coder_json, empty
 from fakeserver.spec import Operation, Spec, SpecError
@@ -240,6 +240,9 @@ class OperationEndpoint:
         except ApiError as error:
             if answer is None or isinstance(answer, Reply):
                 return Reply(error.status, error.body(), error.headers), principal, call
+        except FakeError as error:  # the world's and the control actions' errors get their status here
+            if answer is None or isinstance(answer, Reply):
+                return Reply(status_of(error), envelope(error.message, error.detail)), principal, call
         assert answer is not None and not isinstance(answer, Reply) and answer.status is not None
         return Reply(answer.status, answer.body), principal, call
 

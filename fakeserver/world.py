@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from fakeserver.clock import Clock
-from fakeserver.errors import ApiError
+from fakeserver.errors import BuildAlreadyActive
 from fakeserver.models import (
     Agent,
     App,
@@ -39,8 +39,6 @@ from fakeserver.uuids import parse_uuid
 
 if TYPE_CHECKING:
     from fakeserver.agent import AgentRule
-
-BUILD_ALREADY_ACTIVE = "A workspace build is already active."
 
 
 @dataclass
@@ -242,10 +240,10 @@ class World:
         template_version_id: str | None = None,
         preset_id: str | None = None,
     ) -> Build:
-        """Queue a new build, as coderd's wsbuilder does (409 while one is active)."""
+        """Queue a new build, as coderd's wsbuilder does (`BuildAlreadyActive` while one is active)."""
         previous = workspace.builds[-1] if workspace.builds else None
         if previous is not None and previous.job.is_active:
-            raise ApiError(409, BUILD_ALREADY_ACTIVE)
+            raise BuildAlreadyActive()
         now = self.now()
         build = Build(
             id=self.new_id(),

@@ -104,11 +104,16 @@ def test_the_async_transport_serves_an_async_client(fake: FakeCoder) -> None:
 
 def test_the_supported_surface_is_exported() -> None:
     assert set(fakeserver.__all__) == {
+        "BuildAlreadyActive",
         "ClockRangeError",
+        "Conflict",
         "FakeCoder",
+        "FakeError",
         "FakeServer",
         "FakeServerError",
         "FixtureError",
+        "Invalid",
+        "NotFound",
         "ResponseValidationError",
         "SpecError",
         "__version__",

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import ACTIVE_ID, ERROR_ID, PAUSED_ID, PENDING_ID, create_task, get_task
 
-from fakeserver.errors import ApiError
+import fakeserver
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError, default_fixture_path
 from fakeserver.routing import ConnectionDropped
@@ -190,24 +190,31 @@ def test_tasks_are_named_by_id_or_owner_and_name(fake: FakeCoder) -> None:
     assert fake.task(ACTIVE_ID.upper())["id"] == ACTIVE_ID
     assert fake.task_record("bob/add-dark-mode")["task"]["id"] == PENDING_ID
     for ref in ("alice/nothing", "nobody/fix-login-bug", "not-an-id"):
-        with pytest.raises(ApiError) as raised:
+        with pytest.raises(fakeserver.NotFound) as raised:
             fake.task(ref)
-        assert (raised.value.status, raised.value.message) == (404, "No such task.")
+        assert raised.value.message == "No such task."
+        assert isinstance(raised.value, LookupError)
 
 
-def test_refusals_raise_api_errors(fake: FakeCoder) -> None:
-    with pytest.raises(ApiError) as raised:
+def test_refusals_raise_domain_errors_that_python_callers_catch_by_kind(fake: FakeCoder) -> None:
+    with pytest.raises(fakeserver.Conflict, match="The job is failed, which is final"):
         fake.set_job(ERROR_ID, "succeeded")
-    assert raised.value.status == 409
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(fakeserver.Conflict) as raised:
         fake.agent(PENDING_ID)
-    assert (raised.value.status, raised.value.message) == (409, "The task has no agent yet.")
-    with pytest.raises(ApiError) as raised:
+    assert raised.value.message == "The task has no agent yet."
+    with pytest.raises(ValueError, match="Invalid lifecycle"):  # fakeserver.Invalid is a ValueError
         fake.set_agent(ACTIVE_ID, "sleeping")
-    assert raised.value.status == 400
-    with pytest.raises(ApiError) as raised:
+    with pytest.raises(fakeserver.Invalid, match="Invalid app health"):
         fake.set_app_health(ACTIVE_ID, "great")
-    assert raised.value.status == 400
+    with pytest.raises(fakeserver.FakeError):
+        fake.fault("getTask", status=418)
+
+
+def test_over_http_the_same_refusals_get_their_status(fake: FakeCoder, control: httpx.Client) -> None:
+    conflict = control.put(f"/__fake__/tasks/{ERROR_ID}/job", json={"status": "succeeded"})
+    assert conflict.status_code == 409 and conflict.json()["message"] == "Cannot move the job there."
+    assert control.get("/__fake__/tasks/alice%2Fnothing").status_code == 404
+    assert control.post("/__fake__/faults", json={"operation_id": "getTask", "status": 418}).status_code == 400
 
 
 def test_agent_says_and_task_view(fake: FakeCoder, alice: httpx.Client) -> None:
@@ -293,7 +300,7 @@ def test_clients_sign_in_as_a_user_or_no_one(fake: FakeCoder) -> None:
         assert bob.get("/api/v2/tasks").json()["count"] == 3
         assert anonymous.get("/api/v2/tasks").status_code == 401
         assert anonymous.get("/__fake__/clock").status_code == 200
-    with pytest.raises(KeyError):
+    with pytest.raises(fakeserver.NotFound, match="No user 'nobody' with a token"):
         fake.client("nobody")
 
 

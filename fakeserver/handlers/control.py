@@ -11,7 +11,7 @@ import anyio
 
 from fakeserver import safejson
 from fakeserver.clock import ClockRangeError
-from fakeserver.errors import ApiError, Validation, envelope
+from fakeserver.errors import ApiError, NotFound, Validation, envelope, status_of
 from fakeserver.fixtures import FixtureError, format_path
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.spec import load_spec, spec_path
@@ -139,8 +139,8 @@ async def _wait(call: Call, ref: str, status: str | None, state: str | None, tim
     while True:
         try:
             task = call.fake.task(ref)  # takes the lock for a moment: other requests are served between
-        except ApiError as error:
-            return Reply(error.status, error.body())  # deleted meanwhile
+        except NotFound as error:  # deleted meanwhile
+            return Reply(status_of(error), envelope(error.message, error.detail))
         current = (task.get("current_state") or {}).get("state")
         if (status is None or task["status"] == status) and (state is None or current == state):
             return Reply(200, task)
