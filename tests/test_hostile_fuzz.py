@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -156,8 +157,18 @@ def request_path(operation: Operation, draw: st.DrawFn) -> str:
 
 
 @pytest.fixture(scope="module")
-def fake() -> FakeCoder:
-    return FakeCoder()
+def fake() -> Iterator[FakeCoder]:
+    """One fake for every example; a `wait` the fuzzer asks for ends at once (its timeout is real time)."""
+    from fakeserver.handlers import control
+
+    original = control._wait
+
+    def short_wait(call: Any, ref: str, status: str | None, state: str | None, timeout: float) -> Any:
+        return original(call, ref, status, state, min(timeout, 0.01))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(control, "_wait", short_wait)
+        yield FakeCoder()
 
 
 @pytest.fixture(scope="module")
