@@ -52,7 +52,7 @@ def run_section(iterations: int) -> dict[str, Any]:
     def request_only() -> None:
         check(client.get(LIST).status_code)
 
-    results = {
+    results: dict[str, Any] = {
         "fresh_plus_request": summary_ms(timed(fresh_and_request, iterations)),
         "reset_plus_request": summary_ms(timed(reset_and_request, iterations)),
         "fresh_only": summary_ms(timed(FakeCoder, iterations)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -25,7 +26,7 @@ from fakeserver.guard import BrowserWrites, TrustedHosts
 from fakeserver.handlers import API_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
 from fakeserver.responses import coder_json
-from fakeserver.routing import CompiledOperation, Handler, build_routes, check_bindings, compile_operations
+from fakeserver.routing import AnyHandler, CompiledOperation, build_routes, check_bindings, compile_operations
 from fakeserver.spec import SpecError, load_spec, spec_path
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def compiled_spec(path: Path) -> dict[str, CompiledOperation]:
     return compile_operations(load_spec(path))
 
 
-def bound_operations(name: str, handlers: dict[str, Handler]) -> dict[str, CompiledOperation]:
+def bound_operations(name: str, handlers: Mapping[str, AnyHandler]) -> dict[str, CompiledOperation]:
     path = spec_path(name)
     spec = load_spec(path)
     check_bindings(spec, handlers)
@@ -56,7 +57,7 @@ def api_operations() -> dict[str, CompiledOperation]:
     return bound_operations(API_SPEC, API_HANDLERS)
 
 
-HandlerTable = tuple[tuple[str, Handler], ...]
+HandlerTable = tuple[tuple[str, AnyHandler], ...]
 
 
 @cache

@@ -75,9 +75,11 @@ class Reply:
     media_type: str | None = None  # None: JSON; else a declared text media type and a str body
 
 
-# A handler answers at once; one that must wait (without holding the fake's lock while it does)
-# returns an awaitable instead, which the pipeline awaits with the lock released.
-Handler = Callable[[Call], "Reply | Awaitable[Reply]"]
+Handler = Callable[[Call], Reply]
+# A handler that must wait (without holding the fake's lock while it does) returns an awaitable
+# instead, which the pipeline awaits with the lock released.
+WaitingHandler = Callable[[Call], Awaitable[Reply]]
+AnyHandler = Handler | WaitingHandler
 Subject = Callable[[Call], object]
 
 
@@ -99,7 +101,7 @@ def compile_operations(spec: Spec) -> dict[str, CompiledOperation]:
     }
 
 
-def check_bindings(spec: Spec, handlers: Mapping[str, Handler]) -> None:
+def check_bindings(spec: Spec, handlers: Mapping[str, AnyHandler]) -> None:
     declared = {op.operation_id for op in spec.operations}
     missing = sorted(declared - handlers.keys())
     unknown = sorted(handlers.keys() - declared)
@@ -114,7 +116,7 @@ def check_bindings(spec: Spec, handlers: Mapping[str, Handler]) -> None:
 
 def build_routes(
     compiled: Mapping[str, CompiledOperation],
-    handlers: Mapping[str, Handler],
+    handlers: Mapping[str, AnyHandler],
     journaled: bool,
     subject: Subject | None = None,
 ) -> list[Route]:
@@ -151,7 +153,9 @@ class ConnectionDropped(Exception):
 
 
 class OperationEndpoint:
-    def __init__(self, compiled: CompiledOperation, handler: Handler, journaled: bool, subject: Subject | None) -> None:
+    def __init__(
+        self, compiled: CompiledOperation, handler: AnyHandler, journaled: bool, subject: Subject | None
+    ) -> None:
         self.operation = compiled.operation
         self._requests = compiled.requests
         self._responses = compiled.responses

@@ -64,7 +64,7 @@ def test_the_sync_client_runs_requests_on_the_callers_thread_unless_a_loop_runs_
 
 def test_async_with_a_sync_client_says_what_to_use(fake: FakeCoder) -> None:
     async def misuse() -> None:
-        async with fake.client("alice"):
+        async with fake.client("alice"):  # type: ignore[attr-defined]  # the mistake under test
             pass
 
     with pytest.raises(TypeError, match=r"fake.client\(\) is a sync httpx.Client.*async with fake.async_client"):

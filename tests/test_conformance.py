@@ -175,9 +175,11 @@ def test_check_command_refuses_an_unknown_phase(capsys: pytest.CaptureFixture[st
 def test_check_command_refuses_a_schemathesis_older_than_declared(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from importlib import metadata
+
     from fakeserver import check
 
-    monkeypatch.setattr(check.metadata, "version", lambda name: "4.20.0")
+    monkeypatch.setattr(metadata, "version", lambda name: "4.20.0")  # what check.py reads
     assert main(["check", "--max-examples", "1"]) == 2
     err = capsys.readouterr().err
     assert "Schemathesis 4.20.0 is installed" in err

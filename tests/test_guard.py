@@ -120,11 +120,12 @@ def test_the_fakes_own_pages_and_allowed_origins_may_write(served: Served) -> No
 def test_with_cors_origins_the_list_decides_and_same_origin_still_writes() -> None:
     fake = FakeCoder(cors_origins=["https://app.example.com"])
     with fake.control_client() as client:
-        advance = {"json": {"seconds": 1}}
-        assert client.post("/__fake__/clock/advance", headers={"Origin": "https://app.example.com"}, **advance)
-        local = client.post("/__fake__/clock/advance", headers={"Origin": "http://localhost:5173"}, **advance)
+        one_second = {"seconds": 1}
+        listed = client.post("/__fake__/clock/advance", headers={"Origin": "https://app.example.com"}, json=one_second)
+        assert listed.status_code == 200
+        local = client.post("/__fake__/clock/advance", headers={"Origin": "http://localhost:5173"}, json=one_second)
         assert local.status_code == 403
-        own = client.post("/__fake__/clock/advance", headers={"Origin": "http://fakeserver"}, **advance)
+        own = client.post("/__fake__/clock/advance", headers={"Origin": "http://fakeserver"}, json=one_second)
         assert own.status_code == 200
 
 

@@ -28,7 +28,7 @@ def test_readme_python_example_runs() -> None:
 
 def shell_walk_through() -> str:
     section = README.read_text(encoding="utf-8").split("## A walk through the API", 1)[1]
-    return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)[0]
+    return str(re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)[0])
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through uses curl")

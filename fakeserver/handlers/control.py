@@ -13,7 +13,7 @@ from fakeserver import safejson
 from fakeserver.clock import ClockRangeError
 from fakeserver.errors import ApiError, NotFound, Validation, envelope, status_of
 from fakeserver.fixtures import FixtureError, format_path
-from fakeserver.routing import Call, Handler, Reply
+from fakeserver.routing import AnyHandler, Call, Reply
 from fakeserver.spec import load_spec, spec_path
 from fakeserver.worlds import Worlds
 
@@ -212,7 +212,7 @@ def clear_faults(call: Call) -> Reply:
     return Reply(204)
 
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: dict[str, AnyHandler] = {
     "getControlSpec": get_control_spec,
     "resetWorld": reset_world,
     "getState": get_state,
