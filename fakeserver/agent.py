@@ -87,12 +87,13 @@ def receive(world: World, task: Task, workspace: Workspace, agent: Agent, text: 
     rule = rule_for(world.agent_rules, text)
     world.report_app_status(workspace, agent, "working", f"Working on: {excerpt(text)}", "")
     delay = world.timings.agent_reply if rule.delay is None else rule.delay
-    task.pending_reply = PendingReply(
+    reply = PendingReply(
         due_at=world.now() + timedelta(seconds=delay),
         content=rule.reply.replace("{input}", excerpt(text)),
         state=rule.state,
         message=rule.message.replace("{input}", excerpt(text)),
     )
+    world.queue_reply(task, reply)
 
 
 def deliver(world: World, task: Task, workspace: Workspace, agent: Agent) -> None:
@@ -100,11 +101,11 @@ def deliver(world: World, task: Task, workspace: Workspace, agent: Agent) -> Non
     reply = task.pending_reply
     if reply is None or reply.due_at == NEVER:
         return
-    task.pending_reply = None
+    world.queue_reply(task, None)
     world.append_message(task, "agent", reply.content)
     world.report_app_status(workspace, agent, reply.state, reply.message, "")
     if reply.state == "working":  # a rule may keep the agent working forever: AgentAPI stays `running`
-        task.pending_reply = PendingReply(due_at=NEVER, content="", state="working", message="")
+        world.queue_reply(task, PendingReply(due_at=NEVER, content="", state="working", message=""))
 
 
 def start_session(world: World, task: Task, workspace: Workspace, agent: Agent) -> None:
@@ -116,8 +117,8 @@ def start_session(world: World, task: Task, workspace: Workspace, agent: Agent) 
 
 def stop_session(world: World, task: Task) -> None:
     """The workspace is stopping: the agent saves its conversation as the task's log snapshot."""
-    task.pending_reply = None
-    task.snapshot = Snapshot(format="agentapi", payload=conversation_payload(task), created_at=world.now())
+    world.queue_reply(task, None)
+    world.save_snapshot(task, Snapshot(format="agentapi", payload=conversation_payload(task), created_at=world.now()))
 
 
 def conversation_payload(task: Task) -> dict[str, object]:

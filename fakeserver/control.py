@@ -75,12 +75,9 @@ def set_job(world: World, task: Task, status: str, error: str = "") -> None:
             lifecycle.run_job(world, workspace, build)
         lifecycle.succeed_job(world, workspace, build)
     elif status == "failed":
-        lifecycle.fail_job(world, workspace, build, error or "provisioner job failed (injected)")
-    elif status == "canceling":
-        job.status = "canceling"
+        world.fail_job(workspace, build, error or "provisioner job failed (injected)")
     else:
-        lifecycle.cancel_job(world, build)
-    world.touch(workspace.id)
+        world.cancel_job(workspace, build, done=status == "canceled")
 
 
 def _one_of(statuses: tuple[str, ...]) -> str:
@@ -101,19 +98,16 @@ def set_agent(world: World, task: Task, lifecycle_state: str | None = None, disc
     if lifecycle_state is not None:
         if lifecycle_state not in LIFECYCLES:
             raise Invalid("Invalid lifecycle.", f"Expected one of {', '.join(LIFECYCLES)}.")
-        lifecycle.set_lifecycle(world, agent, lifecycle_state)
+        world.set_agent_lifecycle(workspace, agent, lifecycle_state)
     if disconnected is not None:
-        agent.disconnected = disconnected
-    world.touch(workspace.id)
+        world.set_agent_disconnected(workspace, agent, disconnected)
 
 
 def set_app_health(world: World, task: Task, health: str) -> None:
     if health not in APP_HEALTHS:
         raise Invalid("Invalid app health.", f"Expected one of {', '.join(APP_HEALTHS)}.")
     agent, workspace = current_agent(world, task)
-    agent.app.health = health
-    agent.app.changed_at = world.now()
-    world.touch(workspace.id)
+    world.set_app_health(workspace, agent, health)
 
 
 def report_status(world: World, task: Task, state: AppState, message: str = "", uri: str = "") -> None:

@@ -122,7 +122,9 @@ def next_step(world: World, workspace: Workspace) -> Step | None:
         wait = timings.job_running if is_start else timings.stop_job_running
         return Step(_after(job.started_at or job.created_at, wait), lambda: succeed_job(world, workspace, build))
     if job.status == "canceling":
-        return Step(_after(job.started_at or job.created_at, 0.5), lambda: cancel_job(world, build))
+        return Step(
+            _after(job.started_at or job.created_at, 0.5), lambda: world.cancel_job(workspace, build, done=True)
+        )
     if job.status != "succeeded" or not is_start or build.agent is None:
         return None
     return _agent_step(world, workspace, build.agent)
@@ -133,9 +135,15 @@ def _agent_step(world: World, workspace: Workspace, agent: Agent) -> Step | None
     if agent.disconnected:
         return None
     if agent.lifecycle == "created":
-        return Step(_after(agent.changed_at, timings.agent_connect), lambda: set_lifecycle(world, agent, "starting"))
+        return Step(
+            _after(agent.changed_at, timings.agent_connect),
+            lambda: world.set_agent_lifecycle(workspace, agent, "starting"),
+        )
     if agent.lifecycle == "starting":
-        return Step(_after(agent.changed_at, timings.agent_startup), lambda: set_lifecycle(world, agent, "ready"))
+        return Step(
+            _after(agent.changed_at, timings.agent_startup),
+            lambda: world.set_agent_lifecycle(workspace, agent, "ready"),
+        )
     if agent.lifecycle != "ready":
         return None
     if agent.app.health == "initializing":
@@ -151,18 +159,13 @@ def _agent_step(world: World, workspace: Workspace, agent: Agent) -> Step | None
 
 
 def run_job(world: World, workspace: Workspace, build: Build) -> None:
-    build.job.status = "running"
-    build.job.started_at = world.now()
-    build.updated_at = world.now()
+    world.start_job(workspace, build)
     if build.transition != "start":
         _stop_previous_agent(world, workspace, build)
 
 
 def succeed_job(world: World, workspace: Workspace, build: Build) -> None:
-    now = world.now()
-    build.job.status = "succeeded"
-    build.job.completed_at = now
-    build.updated_at = now
+    world.finish_job(workspace, build)
     if build.transition == "start":
         world.provision_agent(workspace, build)
     else:
@@ -171,30 +174,8 @@ def succeed_job(world: World, workspace: Workspace, build: Build) -> None:
         world.mark_workspace_deleted(workspace)
 
 
-def fail_job(world: World, workspace: Workspace, build: Build, error: str) -> None:
-    now = world.now()
-    build.job.status = "failed"
-    build.job.started_at = build.job.started_at or now
-    build.job.completed_at = now
-    build.job.error = error
-    build.updated_at = now
-    world.touch(workspace.id)
-
-
-def cancel_job(world: World, build: Build) -> None:
-    build.job.status = "canceled"
-    build.job.canceled_at = build.job.completed_at = world.now()
-    build.updated_at = world.now()
-
-
-def set_lifecycle(world: World, agent: Agent, lifecycle: str) -> None:
-    agent.lifecycle = lifecycle  # type: ignore[assignment]  # callers pass members of Lifecycle
-    agent.changed_at = world.now()
-
-
 def app_ready(world: World, workspace: Workspace, agent: Agent) -> None:
-    agent.app.health = "healthy"
-    agent.app.changed_at = world.now()
+    world.set_app_health(workspace, agent, "healthy")
     task = world.tasks.get(workspace.task_id)
     if task is not None and task.deleted_at is None:
         fake_agent.start_session(world, task, workspace, agent)
@@ -213,13 +194,13 @@ def _stop_previous_agent(world: World, workspace: Workspace, build: Build) -> No
     task = world.tasks.get(workspace.task_id)
     if task is not None and task.deleted_at is None:
         fake_agent.stop_session(world, task)
-    set_lifecycle(world, previous.agent, "shutting_down")
+    world.set_agent_lifecycle(workspace, previous.agent, "shutting_down")
 
 
 def _previous_agent_off(world: World, workspace: Workspace, build: Build) -> None:
     previous = _previous_start(workspace, build)
     if previous is not None and previous.agent is not None:
-        set_lifecycle(world, previous.agent, "off")
+        world.set_agent_lifecycle(workspace, previous.agent, "off")
 
 
 def _after(moment: datetime, seconds: float) -> datetime:

@@ -20,14 +20,18 @@ from fakeserver.errors import BuildAlreadyActive
 from fakeserver.models import (
     Agent,
     App,
+    AppHealth,
     AppState,
     AppStatus,
     Build,
     Job,
+    Lifecycle,
     Message,
     Organization,
+    PendingReply,
     Preset,
     Role,
+    Snapshot,
     Task,
     Template,
     TemplateVersion,
@@ -261,6 +265,70 @@ class World:
         workspace.updated_at = now
         self.touch(workspace.id)
         return build
+
+    # Changes to a workspace's records. Each keeps the schedule right by itself (`touch`), so that
+    # no caller can change what happens next and forget to say so.
+
+    def start_job(self, workspace: Workspace, build: Build) -> None:
+        now = self.now()
+        build.job.status = "running"
+        build.job.started_at = now
+        build.updated_at = now
+        self.touch(workspace.id)
+
+    def finish_job(self, workspace: Workspace, build: Build) -> None:
+        now = self.now()
+        build.job.status = "succeeded"
+        build.job.completed_at = now
+        build.updated_at = now
+        self.touch(workspace.id)
+
+    def fail_job(self, workspace: Workspace, build: Build, error: str) -> None:
+        now = self.now()
+        build.job.status = "failed"
+        build.job.started_at = build.job.started_at or now
+        build.job.completed_at = now
+        build.job.error = error
+        build.updated_at = now
+        self.touch(workspace.id)
+
+    def cancel_job(self, workspace: Workspace, build: Build, *, done: bool) -> None:
+        """`done`: the job is canceled; else it is canceling (the provisioner is stopping it)."""
+        if done:
+            build.job.status = "canceled"
+            build.job.canceled_at = build.job.completed_at = self.now()
+            build.updated_at = self.now()
+        else:
+            build.job.status = "canceling"
+        self.touch(workspace.id)
+
+    def set_agent_lifecycle(self, workspace: Workspace, agent: Agent, lifecycle: Lifecycle) -> None:
+        agent.lifecycle = lifecycle
+        agent.changed_at = self.now()
+        self.touch(workspace.id)
+
+    def set_agent_disconnected(self, workspace: Workspace, agent: Agent, disconnected: bool) -> None:
+        agent.disconnected = disconnected
+        self.touch(workspace.id)
+
+    def set_app_health(self, workspace: Workspace, agent: Agent, health: AppHealth) -> None:
+        agent.app.health = health
+        agent.app.changed_at = self.now()
+        self.touch(workspace.id)
+
+    # changes to a task's records
+
+    def queue_reply(self, task: Task, reply: PendingReply | None) -> None:
+        """What the agent is working on (None: nothing); its delivery is a step of the schedule."""
+        task.pending_reply = reply
+        if task.workspace_id is not None:
+            self.touch(task.workspace_id)
+
+    def save_snapshot(self, task: Task, snapshot: Snapshot) -> None:
+        task.snapshot = snapshot
+
+    def set_prompt(self, task: Task, prompt: str) -> None:
+        task.prompt = prompt
 
     def provision_agent(self, workspace: Workspace, build: Build) -> Agent:
         """What the provisioner creates when a start build succeeds: one agent hosting the task app."""

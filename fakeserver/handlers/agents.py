@@ -21,7 +21,7 @@ def upload_task_log_snapshot(call: Call) -> Reply:
     body: dict[str, Any] = call.body
     if body.get("messages") is None:
         raise ApiError(400, "Invalid agentapi payload structure.", 'Missing required "messages" field.')
-    task.snapshot = Snapshot(format="agentapi", payload=body, created_at=call.world.now())
+    call.world.save_snapshot(task, Snapshot(format="agentapi", payload=body, created_at=call.world.now()))
     return Reply(204)
 
 

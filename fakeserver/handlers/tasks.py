@@ -209,7 +209,7 @@ def update_task_input(call: Call) -> Reply:
             "Unable to update task input, task must be paused.",
             "Please stop the task's workspace before updating the input.",
         )
-    task.prompt = text
+    call.world.set_prompt(task, text)
     return Reply(204)
 
 
@@ -222,7 +222,6 @@ def send_task_input(call: Call) -> Reply:
     if fake_agent.is_busy(task):
         raise ApiError(409, "Task app is not ready to accept input.", "Status: running")
     fake_agent.receive(call.world, task, workspace, agent, text)
-    call.world.touch(workspace.id)
     return Reply(204)
 
 
