@@ -9,24 +9,16 @@ applied in time order, each with the clock pinned to the moment it fell due.
 
 from __future__ import annotations
 
-import heapq
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from fakeserver import agent as fake_agent
 from fakeserver.clock import LATEST, Clock, ClockRangeError
 from fakeserver.models import Agent, Build, Workspace
+from fakeserver.schedule import Step
 from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
 MAX_STEPS_PER_RUN = 1_000_000  # a guard against a step that fails to change what comes next
-
-
-@dataclass(frozen=True)
-class Step:
-    due: datetime
-    apply: Callable[[], None]
 
 
 def advance(world: World, seconds: float) -> int:
@@ -44,7 +36,7 @@ def advance(world: World, seconds: float) -> int:
 
 def catch_up(world: World) -> int:
     """Apply what fell due up to now (a real clock moves between requests)."""
-    if not world.touched and not world.schedule:
+    if world.schedule.idle:
         return 0
     return run_until(world, world.clock.now())
 
@@ -64,48 +56,13 @@ def run_until(world: World, target: datetime) -> int:
 
 
 def earliest_step(world: World) -> Step | None:
-    """The next step of the whole world.
+    """The next step of the whole world (the schedule keeps them in order)."""
 
-    Each workspace's next step is worked out again only when it was touched (or its step just
-    ran), and kept in a heap; an entry superseded since is skipped when it comes up. So a step
-    costs O(log n), however many workspaces are in motion.
-    """
-    _schedule_touched(world)
-    while world.schedule:
-        due, entry, workspace_id = world.schedule[0]
-        if world.scheduled.get(workspace_id) != entry:
-            heapq.heappop(world.schedule)  # superseded
-            continue
+    def step_of(workspace_id: str) -> Step | None:
         workspace = world.workspaces.get(workspace_id)
-        step = next_step(world, workspace) if workspace is not None else None
-        if step is not None and step.due == due:
-            return _touching(world, workspace_id, step)
-        world.touch(workspace_id)  # changed without a touch: work it out again
-        _schedule_touched(world)
-    return None
+        return next_step(world, workspace) if workspace is not None else None
 
-
-def _schedule_touched(world: World) -> None:
-    for workspace_id in world.touched:
-        workspace = world.workspaces.get(workspace_id)
-        step = next_step(world, workspace) if workspace is not None else None
-        if step is None:
-            world.scheduled.pop(workspace_id, None)
-            continue
-        entry = next(world.schedule_entries)
-        world.scheduled[workspace_id] = entry
-        heapq.heappush(world.schedule, (step.due, entry, workspace_id))
-    world.touched.clear()
-
-
-def _touching(world: World, workspace_id: str, step: Step) -> Step:
-    """The step, marking its workspace touched once it ran (its next step is then a new one)."""
-
-    def apply() -> None:
-        step.apply()
-        world.touch(workspace_id)
-
-    return Step(step.due, apply)
+    return world.schedule.earliest(step_of)
 
 
 def next_step(world: World, workspace: Workspace) -> Step | None:

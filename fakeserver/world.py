@@ -8,7 +8,6 @@ while the latest one's job is still active.
 
 from __future__ import annotations
 
-import itertools
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, fields
@@ -39,6 +38,7 @@ from fakeserver.models import (
     User,
     Workspace,
 )
+from fakeserver.schedule import Schedule
 from fakeserver.uuids import parse_uuid
 
 if TYPE_CHECKING:
@@ -84,10 +84,7 @@ class World:
         self.agent_rules: list[AgentRule] = []  # the fake agent's scripted answers, first match wins
         # The lifecycle's schedule (see lifecycle.py): a heap of (due, entry, workspace id), the live
         # entry of each scheduled workspace, and the workspaces changed since their step was worked out.
-        self.schedule: list[tuple[datetime, int, str]] = []
-        self.scheduled: dict[str, int] = {}
-        self.touched: set[str] = set()
-        self.schedule_entries = itertools.count()
+        self.schedule = Schedule()
         self._users_by_name: dict[str, User] = {}
         self._users_by_token: dict[str, User] = {}
         self._agents_by_token: dict[str, Workspace] = {}
@@ -120,7 +117,7 @@ class World:
     def touch(self, workspace_id: str) -> None:
         """A workspace's records changed: what happens next to it must be worked out again, and a
         held workspace moves on from here (someone acted on it)."""
-        self.touched.add(workspace_id)
+        self.schedule.touch(workspace_id)
         workspace = self.workspaces.get(workspace_id)
         if workspace is not None:
             workspace.held = False
