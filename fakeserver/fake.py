@@ -85,12 +85,7 @@ class FakeCoder:
 
         The clock keeps its mode and speed.
         """
-        with self.lock:
-            clock = self.world.clock
-            self.world = build_world(self.fixtures, clock.mode, clock.speed)
-            self.journal.clear()
-            self.faults.remove()
-            return self.world
+        return self._replace_world(self.fixtures, clear_faults=True)
 
     def summary(self) -> JSONObject:
         world = self.world
@@ -139,11 +134,18 @@ class FakeCoder:
         return self._use(combine([parse_fixture_text(text, name)]))
 
     def _use(self, fixtures: Fixtures) -> World:
+        return self._replace_world(fixtures, clear_faults=False)
+
+    def _replace_world(self, fixtures: Fixtures, *, clear_faults: bool) -> World:
+        """The one way a world is replaced (reset, load, reload): a new one from `fixtures`, the
+        clock's mode and speed kept, the journal cleared (and the faults, for a reset)."""
         with self.lock:
             clock = self.world.clock
             world = build_world(fixtures, clock.mode, clock.speed)  # raises before anything is replaced
             self.fixtures, self.world = fixtures, world
             self.journal.clear()
+            if clear_faults:
+                self.faults.remove()
             return world
 
     # the clock

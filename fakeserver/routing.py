@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
@@ -24,15 +25,14 @@ from fakeserver import lifecycle
 from fakeserver.auth import Principal, authenticate, request_token
 from fakeserver.bodies import BodyTimeout, has_body, read_at_most
 from fakeserver.errors import ApiError, FakeError, envelope, status_of
-from fakeserver.journal import JournalEntry, mask_token, masked_query
+from fakeserver.journal import Journal, JournalEntry, mask_token, masked_query
 from fakeserver.responses import coder_json, empty
 from fakeserver.spec import Operation, Spec, SpecError
 from fakeserver.validation import RequestValidator, ResponseValidator
 from fakeserver.world import World
 
 if TYPE_CHECKING:
-    from fakeserver.fake import FakeCoder
-    from fakeserver.faults import Fault
+    from fakeserver.faults import Fault, Faults
 
 
 _UNREAD = object()
@@ -40,11 +40,22 @@ logger = logging.getLogger("fakeserver")
 request_log = logging.getLogger("fakeserver.requests")  # one line per request: `serve --log-requests`
 
 
+class Host(Protocol):
+    """What the request pipeline needs of the fake it serves (a `FakeCoder`): nothing more."""
+
+    lock: AbstractContextManager[Any]
+    world: World
+    journal: Journal
+    faults: Faults
+    validate_responses: bool
+    body_timeout: float
+
+
 @dataclass
 class Call:
-    """What a handler gets: the checked request and the world it acts on."""
+    """What a handler gets: the checked request and the fake it acts on."""
 
-    fake: FakeCoder
+    fake: Host  # the control plane's handlers use it as the FakeCoder it is (handlers/control.py)
     params: dict[str, str]
     principal: Principal
     read_body: Callable[[], Any]
@@ -65,6 +76,21 @@ class Call:
     @property
     def world(self) -> World:
         return self.fake.world
+
+
+@dataclass
+class Exchange:
+    """One request on its way through the pipeline: what the journal and the request log need."""
+
+    request: Request
+    started: float  # perf_counter
+    raw_body: bytes = b""
+    principal: Principal | None = None
+    call: Call | None = None
+
+    @property
+    def user(self) -> str:
+        return self.principal.label if self.principal is not None else ""
 
 
 @dataclass
@@ -164,10 +190,10 @@ class OperationEndpoint:
         self._subject = subject
 
     async def handle(self, request: Request) -> Response:
-        started = time.perf_counter()
-        fake: FakeCoder = request.app.state.fake  # routes are shared by every app; each app knows its fake
-        with fake.lock:  # counting a fault's calls and drawing its chances change it
-            faults = fake.faults.for_call(self.operation.operation_id) if self._journaled else []
+        """faults → body → (catch up → authenticate → parameters → handler) → check → encode → record."""
+        exchange = Exchange(request, time.perf_counter())
+        host: Host = request.app.state.fake  # routes are shared by every app; each app knows its fake
+        faults = self._faults_for(host)
         delay = sum(fault.delay_seconds() for fault in faults)
         if delay:
             await anyio.sleep(delay)
@@ -175,26 +201,29 @@ class OperationEndpoint:
             return DroppedConnection()
         injected = next((fault for fault in faults if fault.status is not None), None)
         try:
-            raw_body, refusal = await self._read_body(fake, request)
+            exchange.raw_body, refusal = await self._read_body(host, request)
         except ClientDisconnect:
             logger.warning("%s %s: the client went away before its body arrived", request.method, request.url.path)
             return empty(400)  # nobody reads it
-        with fake.lock:
-            outcome, principal, call = self._run(fake, request, raw_body, refusal or injected)
+        with host.lock:
+            outcome = self._run(host, exchange, refusal or injected)
         reply = outcome if isinstance(outcome, Reply) else await outcome
-        with fake.lock:
-            if fake.validate_responses:
+        with host.lock:
+            if host.validate_responses:
                 self._responses.check(reply.status, reply.body, reply.media_type)
             response = _response(reply)
             if self._journaled:
-                self._record(fake, request, raw_body, principal, call, reply, bytes(response.body), started)
-        if request_log.isEnabledFor(logging.INFO):  # the path only: a query may carry a token
-            user = principal.label if principal is not None and principal.label else "-"
-            took = (time.perf_counter() - started) * 1000
-            request_log.info("%s %s %d %.1fms %s", request.method, request.url.path, reply.status, took, user)
+                self._record(host, exchange, reply, bytes(response.body))
+        _log(exchange, reply)
         return response
 
-    async def _read_body(self, fake: FakeCoder, request: Request) -> tuple[bytes, Reply | None]:
+    def _faults_for(self, host: Host) -> list[Fault]:
+        if not self._journaled:  # the control plane cannot be faulted
+            return []
+        with host.lock:  # counting a fault's calls and drawing its chances change it
+            return host.faults.for_call(self.operation.operation_id)
+
+    async def _read_body(self, host: Host, request: Request) -> tuple[bytes, Reply | None]:
         """The body, read only for an operation that takes one and a caller who is let in; or the
         answer that refuses it (too large, too slow).
 
@@ -202,10 +231,10 @@ class OperationEndpoint:
         then refuses it with coderd's 400, in coderd's order of checks.
         """
         body = self.operation.request_body
-        if body is None or not has_body(request) or not self._caller_is_let_in(fake, request):
+        if body is None or not has_body(request) or not self._caller_is_let_in(host, request):
             return b"", None
         try:
-            raw = await read_at_most(request, body.read_limit + 1, fake.body_timeout)
+            raw = await read_at_most(request, body.read_limit + 1, host.body_timeout)
         except BodyTimeout as error:
             return b"", Reply(408, envelope("Timed out reading the request body.", f"{error}."))
         if len(raw) > body.read_limit and body.max_bytes is None:
@@ -213,71 +242,69 @@ class OperationEndpoint:
             return b"", Reply(413, envelope("Request body too large.", detail))
         return raw, None
 
-    def _caller_is_let_in(self, fake: FakeCoder, request: Request) -> bool:
+    def _caller_is_let_in(self, host: Host, request: Request) -> bool:
         """Whether authentication will pass: a caller it refuses gets its 401 with the body unread."""
-        with fake.lock:
+        with host.lock:
             try:
-                authenticate(fake.world, self.operation.security, request)
+                authenticate(host.world, self.operation.security, request)
             except ApiError:
                 return False
         return True
 
-    def _run(
-        self, fake: FakeCoder, request: Request, raw_body: bytes, answer: Fault | Reply | None
-    ) -> tuple[Reply | Awaitable[Reply], Principal | None, Call | None]:
-        """The answer, who asked and what they asked about. A refused body or an injected fault
-        answers instead of the handler, but the caller and the task are still found, for the journal."""
-        principal: Principal | None = None
-        call: Call | None = None
+    def _run(self, host: Host, exchange: Exchange, answer: Fault | Reply | None) -> Reply | Awaitable[Reply]:
+        """The answer, noting on `exchange` who asked and what about. A refused body or an injected
+        fault answers instead of the handler, but the caller and the task are still found, for the journal."""
+        request = exchange.request
         try:
             if self._journaled:  # the control plane's actions catch up themselves (a reset must not need to)
-                lifecycle.catch_up(fake.world)
-            principal = authenticate(fake.world, self.operation.security, request)
+                lifecycle.catch_up(host.world)
+            exchange.principal = authenticate(host.world, self.operation.security, request)
             params = self._requests.parameters(request.path_params, request.query_params)
-            call = Call(fake, params, principal, lambda: self._requests.body(raw_body))
+            raw_body = exchange.raw_body
+            call = exchange.call = Call(host, params, exchange.principal, lambda: self._requests.body(raw_body))
             if isinstance(answer, Reply):
-                return answer, principal, call
+                return answer
             if answer is None:
-                return self._handler(call), principal, call
+                return self._handler(call)
             if self._subject is not None:
                 self._subject(call)
         except ApiError as error:
             if answer is None or isinstance(answer, Reply):
-                return Reply(error.status, error.body(), error.headers), principal, call
+                return Reply(error.status, error.body(), error.headers)
         except FakeError as error:  # the world's and the control actions' errors get their status here
             if answer is None or isinstance(answer, Reply):
-                return Reply(status_of(error), envelope(error.message, error.detail)), principal, call
+                return Reply(status_of(error), envelope(error.message, error.detail))
         assert answer is not None and not isinstance(answer, Reply) and answer.status is not None
-        return Reply(answer.status, answer.body), principal, call
+        return Reply(answer.status, answer.body)
 
-    def _record(
-        self,
-        fake: FakeCoder,
-        request: Request,
-        raw_body: bytes,
-        principal: Principal | None,
-        call: Call | None,
-        reply: Reply,
-        response_body: bytes,
-        started: float,
-    ) -> None:
-        task_id = call.task_id if call is not None else None
-        fake.journal.record(
+    def _record(self, host: Host, exchange: Exchange, reply: Reply, response_body: bytes) -> None:
+        request = exchange.request
+        host.journal.record(
             JournalEntry(
-                id=fake.journal.next_id(),
-                time=fake.world.now(),
+                id=host.journal.next_id(),
+                time=host.world.now(),
                 method=request.method,
                 path=request.scope["path"],
                 query=masked_query(dict(request.query_params)),
-                request_bytes=raw_body,
+                request_bytes=exchange.raw_body,
                 operation_id=self.operation.operation_id,
-                task_id=task_id,
-                user=principal.label if principal is not None else "",
+                task_id=exchange.call.task_id if exchange.call is not None else None,
+                user=exchange.user,
                 token=mask_token(request_token(request)),
                 status=reply.status,
                 response_bytes=response_body,
-                duration_ms=(time.perf_counter() - started) * 1000,
+                duration_ms=(time.perf_counter() - exchange.started) * 1000,
             )
+        )
+
+
+def _log(exchange: Exchange, reply: Reply) -> None:
+    """`serve --log-requests`: the path only, since a query may carry a token."""
+    if request_log.isEnabledFor(logging.INFO):
+        took = (time.perf_counter() - exchange.started) * 1000
+        request = exchange.request
+        request_log.info(
+            "%s %s %d %.1fms %s", request.method, request.url.path, reply.status, took, exchange.user or "-"
         )
 
 

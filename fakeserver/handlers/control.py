@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Awaitable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 
@@ -17,7 +17,17 @@ from fakeserver.routing import AnyHandler, Call, Reply
 from fakeserver.spec import load_spec, spec_path
 from fakeserver.worlds import Worlds
 
+if TYPE_CHECKING:
+    from fakeserver.fake import FakeCoder
+
 YAML_MEDIA_TYPE = "application/yaml"
+
+
+def facade(call: Call) -> FakeCoder:
+    """The fake a control-plane call acts on: each handler here is one of its actions."""
+    return cast("FakeCoder", call.fake)
+
+
 STATE_KEYS = {"clock", "world", "tasks"}  # the keys of GET /__fake__/state
 
 
@@ -26,14 +36,14 @@ def get_control_spec(call: Call) -> Reply:
 
 
 def reset_world(call: Call) -> Reply:
-    call.fake.reset()
-    return Reply(200, call.fake.summary())
+    facade(call).reset()
+    return Reply(200, facade(call).summary())
 
 
 def get_state(call: Call) -> Reply:
     if call.params.get("format") == "yaml":
-        return Reply(200, call.fake.export_yaml(), media_type=YAML_MEDIA_TYPE)
-    return Reply(200, call.fake.state())
+        return Reply(200, facade(call).export_yaml(), media_type=YAML_MEDIA_TYPE)
+    return Reply(200, facade(call).state())
 
 
 def put_state(call: Call) -> Reply:
@@ -41,7 +51,7 @@ def put_state(call: Call) -> Reply:
     if not text.strip():  # an empty upload (a wrong file name to curl) must not wipe the world
         raise ApiError(400, "Invalid fixture document.", "The body is empty; send `{}` for an empty world.")
     try:
-        call.fake.load_text(_fixture_text(text), "PUT /__fake__/state")
+        facade(call).load_text(_fixture_text(text), "PUT /__fake__/state")
     except FixtureError as error:
         # The document has no file: say where in it, by line and key, and keep the current world.
         problems = [
@@ -50,7 +60,7 @@ def put_state(call: Call) -> Reply:
         detail = "\n".join(f"{where}{field}: {reason}" for where, field, reason in problems)
         validations = [Validation(field, f"{where}{reason}") for where, field, reason in problems]
         raise ApiError(400, "Invalid fixture document.", detail, validations) from None
-    return Reply(200, call.fake.summary())
+    return Reply(200, facade(call).summary())
 
 
 def _where(problem: FixtureError) -> str:
@@ -71,52 +81,52 @@ def _fixture_text(text: str) -> str:
 
 
 def get_clock(call: Call) -> Reply:
-    return Reply(200, call.fake.clock())
+    return Reply(200, facade(call).clock())
 
 
 def set_clock(call: Call) -> Reply:
     body: dict[str, Any] = call.body
-    return Reply(200, call.fake.set_clock(body.get("mode"), body.get("speed")))
+    return Reply(200, facade(call).set_clock(body.get("mode"), body.get("speed")))
 
 
 def advance_clock(call: Call) -> Reply:
     try:
-        applied = call.fake.advance(float(call.body["seconds"]))
+        applied = facade(call).advance(float(call.body["seconds"]))
     except ClockRangeError as error:
         raise ApiError(400, "Invalid clock move.", str(error)) from None
-    return Reply(200, {**call.fake.clock(), "applied": applied})
+    return Reply(200, {**facade(call).clock(), "applied": applied})
 
 
 def get_task_record(call: Call) -> Reply:
-    return Reply(200, call.fake.task_record(call.params["task"]))
+    return Reply(200, facade(call).task_record(call.params["task"]))
 
 
 def set_task_job(call: Call) -> Reply:
     task = call.params["task"]
-    return Reply(200, call.fake.set_job(task, call.body["status"], call.body.get("error", "")))
+    return Reply(200, facade(call).set_job(task, call.body["status"], call.body.get("error", "")))
 
 
 def get_task_agent(call: Call) -> Reply:
-    return Reply(200, call.fake.agent(call.params["task"]))
+    return Reply(200, facade(call).agent(call.params["task"]))
 
 
 def set_task_agent(call: Call) -> Reply:
     body: dict[str, Any] = call.body
-    return Reply(200, call.fake.set_agent(call.params["task"], body.get("lifecycle"), body.get("disconnected")))
+    return Reply(200, facade(call).set_agent(call.params["task"], body.get("lifecycle"), body.get("disconnected")))
 
 
 def set_task_app(call: Call) -> Reply:
-    return Reply(200, call.fake.set_app_health(call.params["task"], call.body["health"]))
+    return Reply(200, facade(call).set_app_health(call.params["task"], call.body["health"]))
 
 
 def report_task_app_status(call: Call) -> Reply:
     body: dict[str, Any] = call.body
-    view = call.fake.report_status(call.params["task"], body["state"], body.get("message", ""), body.get("uri", ""))
+    view = facade(call).report_status(call.params["task"], body["state"], body.get("message", ""), body.get("uri", ""))
     return Reply(200, view)
 
 
 def append_agent_output(call: Call) -> Reply:
-    return Reply(200, call.fake.agent_says(call.params["task"], call.body["content"]))
+    return Reply(200, facade(call).agent_says(call.params["task"], call.body["content"]))
 
 
 WAIT_POLL_SECONDS = 0.01
@@ -130,7 +140,7 @@ def wait_for_task(call: Call) -> Awaitable[Reply]:
     status, state = body.get("status"), body.get("state")
     if status is None and state is None:
         raise ApiError(400, "Invalid request body.", "Give a `status`, a `state`, or both.")
-    call.fake.task(ref)  # 404 now for a task that does not exist
+    facade(call).task(ref)  # 404 now for a task that does not exist
     return _wait(call, ref, status, state, float(body.get("timeout", DEFAULT_WAIT_SECONDS)))
 
 
@@ -138,7 +148,7 @@ async def _wait(call: Call, ref: str, status: str | None, state: str | None, tim
     deadline = time.monotonic() + timeout
     while True:
         try:
-            task = call.fake.task(ref)  # takes the lock for a moment: other requests are served between
+            task = facade(call).task(ref)  # takes the lock for a moment: other requests are served between
         except NotFound as error:  # deleted meanwhile
             return Reply(status_of(error), envelope(error.message, error.detail))
         current = (task.get("current_state") or {}).get("state")
@@ -149,7 +159,7 @@ async def _wait(call: Call, ref: str, status: str | None, state: str | None, tim
                 f"{name} {value!r}" for name, value in (("status", status), ("state", state)) if value
             )
             detail = f"It is {task['status']}" + (f" ({current})" if current else "") + f" after {timeout:g} s."
-            if call.fake.world.clock.mode == "manual":
+            if facade(call).world.clock.mode == "manual":
                 detail += " The clock is manual: nothing moves by itself (POST /__fake__/clock/advance moves it)."
             return Reply(409, envelope(f"The task did not reach {wanted} in time.", detail))
         await anyio.sleep(WAIT_POLL_SECONDS)
@@ -158,8 +168,8 @@ async def _wait(call: Call, ref: str, status: str | None, state: str | None, tim
 def list_requests(call: Call) -> Reply:
     params = call.params
     limit = int(params["limit"]) if "limit" in params else None
-    with call.fake.lock:  # the entries and the ids that frame them, from one moment
-        journal = call.fake.journal
+    with facade(call).lock:  # the entries and the ids that frame them, from one moment
+        journal = facade(call).journal
         entries = journal.entries(
             params.get("operation"), params.get("task"), params.get("user"), int(params.get("since", 0)), limit
         )
@@ -168,20 +178,20 @@ def list_requests(call: Call) -> Reply:
 
 
 def list_stalled_waits(call: Call) -> Reply:
-    return Reply(200, {"stalled": call.fake.stalled_waits()})
+    return Reply(200, {"stalled": facade(call).stalled_waits()})
 
 
 def clear_requests(call: Call) -> Reply:
-    call.fake.clear_requests()
+    facade(call).clear_requests()
     return Reply(204)
 
 
 def list_faults(call: Call) -> Reply:
-    return Reply(200, {"faults": [fault.to_json() for fault in call.fake.faults.list()]})
+    return Reply(200, {"faults": [fault.to_json() for fault in facade(call).faults.list()]})
 
 
 def add_fault(call: Call) -> Reply:
-    fault = call.fake.faults.add(call.fake.api_operations, call.body)
+    fault = facade(call).faults.add(facade(call).api_operations, call.body)
     return Reply(201, fault.to_json())
 
 
@@ -197,7 +207,7 @@ def delete_world(call: Call) -> Reply:
 
 
 def _worlds(call: Call) -> Worlds:
-    worlds = call.fake.worlds
+    worlds = facade(call).worlds
     if worlds is None:
         detail = (
             "Named worlds (/w/<name>/...) are served by `fakeserver serve`, listed on its default world's /__fake__/."
@@ -208,7 +218,7 @@ def _worlds(call: Call) -> Worlds:
 
 def clear_faults(call: Call) -> Reply:
     fault_id = call.params.get("id")
-    call.fake.faults.remove(int(fault_id) if fault_id is not None else None)
+    facade(call).faults.remove(int(fault_id) if fault_id is not None else None)
     return Reply(204)
 
 
