@@ -37,7 +37,7 @@ from fakeserver.models import (
 )
 from fakeserver.names import complete_names
 from fakeserver.timefmt import parse_time
-from fakeserver.world import Timings, World
+from fakeserver.world import AGENT_NAME, APP_SLUG, APP_URL, Timings, World, new_agent
 
 DEFAULT_MANUAL_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 KNOWN_LISTED = 12  # names listed after a dangling reference
@@ -394,9 +394,7 @@ class _StatusWorkspace(_WorkspaceMaker):
         build.job.completed_at = build.updated_at = at + timedelta(seconds=3)
 
     def agent(self, build: Build, at: datetime) -> Agent:
-        world = self.world
-        app = App(id=world.new_id(), slug="ai", url="http://localhost:3284", health="initializing", changed_at=at)
-        agent = Agent(id=world.new_id(), name="main", token=world.new_id(), lifecycle="created", changed_at=at, app=app)
+        agent = new_agent(self.world.new_id, at)
         build.agent = agent
         return agent
 
@@ -517,14 +515,14 @@ class _ExplicitWorkspace(_WorkspaceMaker):
         app_raw = raw.get("app", {"health": "healthy"})
         app = App(
             id=b.new_id(entry, app_raw.get("id"), *path, "app", "id"),
-            slug=app_raw.get("slug", "ai"),
-            url=app_raw.get("url", "http://localhost:3284"),
+            slug=app_raw.get("slug", APP_SLUG),
+            url=app_raw.get("url", APP_URL),
             health=app_raw["health"],
             changed_at=b.time(entry, app_raw.get("changed_at"), at, *path, "app", "changed_at"),
         )
         return Agent(
             id=b.new_id(entry, raw.get("id"), *path, "id"),
-            name=raw.get("name", "main"),
+            name=raw.get("name", AGENT_NAME),
             token=token,
             lifecycle=raw["lifecycle"],
             changed_at=b.time(entry, raw.get("changed_at"), at, *path, "changed_at"),

@@ -8,7 +8,7 @@ over the same calls.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from fakeserver.export import export_world
 from fakeserver.faults import Fault, Faults
 from fakeserver.fixtures import Fixtures, combine, default_fixture_path, load_fixtures, parse_fixture_text
 from fakeserver.journal import Journal, JournalEntry
-from fakeserver.models import AppState
+from fakeserver.models import AppState, Task
 from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
@@ -210,7 +210,7 @@ class FakeCoder:
             lifecycle.catch_up(self.world)
             return control.agent_info(self.world, control.find_task(self.world, ref))
 
-    def _drive(self, ref: str, action: Any) -> JSONObject:
+    def _drive(self, ref: str, action: Callable[[World, Task], None]) -> JSONObject:
         with self.lock:
             lifecycle.catch_up(self.world)
             task = control.find_task(self.world, ref)

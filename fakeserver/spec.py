@@ -85,12 +85,6 @@ class Spec:
         components: JSON = self.document.get("components", {})
         return components
 
-    def operation(self, operation_id: str) -> Operation:
-        for operation in self.operations:
-            if operation.operation_id == operation_id:
-                return operation
-        raise KeyError(operation_id)
-
 
 DEFAULT_DECODE_MESSAGE = "Request body must be valid JSON."
 

@@ -9,7 +9,7 @@ while the latest one's job is still active.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -64,6 +64,18 @@ class Timings:
 
     def to_mapping(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+# What a task template provisions: one agent, hosting the task's app (AgentAPI on its usual port).
+AGENT_NAME = "main"
+APP_SLUG = "ai"
+APP_URL = "http://localhost:3284"
+
+
+def new_agent(new_id: Callable[[], str], at: datetime) -> Agent:
+    """A just-provisioned agent: created, its app initializing (the world and the fixture builder share it)."""
+    app = App(id=new_id(), slug=APP_SLUG, url=APP_URL, health="initializing", changed_at=at)
+    return Agent(id=new_id(), name=AGENT_NAME, token=new_id(), lifecycle="created", changed_at=at, app=app)
 
 
 class World:
@@ -329,9 +341,7 @@ class World:
 
     def provision_agent(self, workspace: Workspace, build: Build) -> Agent:
         """What the provisioner creates when a start build succeeds: one agent hosting the task app."""
-        now = self.now()
-        app = App(id=self.new_id(), slug="ai", url="http://localhost:3284", health="initializing", changed_at=now)
-        agent = Agent(id=self.new_id(), name="main", token=self.new_id(), lifecycle="created", changed_at=now, app=app)
+        agent = new_agent(self.new_id, self.now())
         build.agent = agent
         self._index_agent(workspace, build)
         return agent

@@ -303,3 +303,20 @@ def test_a_message_without_time_is_read_back_as_go_zero_time(paused_agent: httpx
 def test_a_message_id_beyond_int64_is_a_decode_error(paused_agent: httpx.Client) -> None:
     response = upload(paused_agent, PAUSED_ID, {"messages": [{"id": 2**70, "content": "x", "role": "user"}]})
     assert (response.status_code, response.json()["message"]) == (400, "Failed to decode request payload.")
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        "{11111111-1111-4111-8111-111111111111}",
+        "urn:uuid:11111111-1111-4111-8111-111111111111",
+        "URN:UUID:11111111-1111-4111-8111-111111111111",
+        "11111111111141118111111111111111",
+    ],
+)
+def test_the_snapshot_route_takes_every_uuid_form_go_parses(fake: FakeCoder, form: str) -> None:
+    token = fake.agent("alice/fix-login-bug")["agent_token"]
+    with fake.client() as agent:
+        path = f"/api/v2/workspaceagents/me/tasks/{form}/log-snapshot?format=agentapi"
+        response = agent.post(path, json={"messages": []}, headers={"Coder-Session-Token": token})
+    assert response.status_code == 204, response.text

@@ -7,6 +7,7 @@ from typing import Any
 from fakeserver.errors import ApiError, envelope, not_found
 from fakeserver.models import Snapshot
 from fakeserver.routing import Call, Handler, Reply
+from fakeserver.uuids import parse_uuid
 
 APP_STATUS_MESSAGE_MAX = 160
 
@@ -14,7 +15,8 @@ APP_STATUS_MESSAGE_MAX = 160
 def upload_task_log_snapshot(call: Call) -> Reply:
     """Store the agent's conversation; a later upload replaces the earlier one."""
     workspace = call.principal.workspace
-    task = call.world.live_task(call.params["task"].lower())
+    task_id = parse_uuid(call.params["task"])  # the spec lets through only what this parses
+    task = call.world.live_task(task_id) if task_id is not None else None
     if task is None or workspace is None or task.workspace_id != workspace.id:
         raise not_found()
     call.task_id = task.id
