@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fakeserver.models import Agent, Build, Workspace
+from fakeserver.models import Agent, Build, TaskStatus, Workspace, WorkspaceStatus
 from fakeserver.timefmt import format_time
 
 # The link between a task and its latest build's agent and app exists only for
 # start builds whose job has succeeded (the provisioner fills it in).
 
 
-def build_status(transition: str | None, job_status: str | None) -> str:
+def build_status(transition: str | None, job_status: str | None) -> TaskStatus:
     if job_status is None:
         return "pending"
     if job_status in ("failed", "canceling", "canceled"):
@@ -31,7 +31,7 @@ def build_status(transition: str | None, job_status: str | None) -> str:
     return "unknown"
 
 
-def agent_status(lifecycle: str | None) -> str:
+def agent_status(lifecycle: str | None) -> TaskStatus:
     if lifecycle in (None, "created", "starting"):
         return "initializing"
     if lifecycle in ("ready", "start_timeout", "start_error"):
@@ -39,7 +39,7 @@ def agent_status(lifecycle: str | None) -> str:
     return "unknown"
 
 
-def app_status(health: str | None) -> str:
+def app_status(health: str | None) -> TaskStatus:
     if health == "initializing":
         return "initializing"
     if health == "unhealthy":
@@ -55,7 +55,7 @@ def task_status(
     job_status: str | None,
     lifecycle: str | None,
     app_health: str | None,
-) -> str:
+) -> TaskStatus:
     """§3.1: the first of build, agent and app status that is not `active`."""
     if not has_workspace:
         return "pending"
@@ -65,13 +65,23 @@ def task_status(
     return "active"
 
 
-def workspace_status(transition: str, job_status: str) -> str:
+_RUNNING: dict[str, WorkspaceStatus] = {"start": "starting", "stop": "stopping", "delete": "deleting"}
+_SUCCEEDED: dict[str, WorkspaceStatus] = {"start": "running", "stop": "stopped", "delete": "deleted"}
+_AS_IS: dict[str, WorkspaceStatus] = {
+    "pending": "pending",
+    "canceling": "canceling",
+    "canceled": "canceled",
+    "failed": "failed",
+}
+
+
+def workspace_status(transition: str, job_status: str) -> WorkspaceStatus:
     """codersdk.ConvertWorkspaceStatus: the job's status seen through the build's transition."""
     if job_status == "running":
-        return {"start": "starting", "stop": "stopping", "delete": "deleting"}[transition]
+        return _RUNNING[transition]
     if job_status == "succeeded":
-        return {"start": "running", "stop": "stopped", "delete": "deleted"}[transition]
-    return job_status  # pending, canceling, canceled, failed read the same
+        return _SUCCEEDED[transition]
+    return _AS_IS[job_status]  # pending, canceling, canceled, failed read the same
 
 
 def initializing_message(workspace_state: str, lifecycle: str | None, app_health: str | None) -> str:
@@ -98,7 +108,7 @@ def linked_agent(build: Build) -> Agent | None:
     return build.agent
 
 
-def status_of(workspace: Workspace | None) -> str:
+def status_of(workspace: Workspace | None) -> TaskStatus:
     if workspace is None or not workspace.builds:
         return "pending"
     build = workspace.latest_build

@@ -27,6 +27,15 @@ AppHealth = Literal["disabled", "initializing", "healthy", "unhealthy"]
 AppState = Literal["working", "idle", "complete", "failure"]
 Role = Literal["user", "agent"]
 
+# What is derived, never stored (derive.py): the spec's TaskStatus, TaskState and WorkspaceStatus.
+TaskStatus = Literal["pending", "initializing", "active", "paused", "error", "unknown"]
+TaskState = Literal["working", "idle", "complete", "failed"]
+WorkspaceStatus = Literal[
+    "pending", "starting", "running", "stopping", "stopped", "failed", "canceling", "canceled", "deleting", "deleted"
+]
+TASK_STATUSES: tuple[TaskStatus, ...] = get_args(TaskStatus)
+TASK_STATES: tuple[TaskState, ...] = get_args(TaskState)
+WORKSPACE_STATUSES: tuple[WorkspaceStatus, ...] = get_args(WorkspaceStatus)
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 LIFECYCLES: tuple[Lifecycle, ...] = get_args(Lifecycle)
 APP_HEALTHS: tuple[AppHealth, ...] = get_args(AppHealth)

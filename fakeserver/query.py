@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Final
 
 from fakeserver.errors import Validation
+from fakeserver.models import TASK_STATUSES as MODEL_TASK_STATUSES
 from fakeserver.uuids import parse_uuid
 
-TASK_STATUSES: Final[tuple[str, ...]] = ("pending", "initializing", "active", "paused", "error", "unknown")
+TASK_STATUSES: Final[tuple[str, ...]] = MODEL_TASK_STATUSES
 
 # Words without a `key:` are a search for this key, as in the real server.
 DEFAULT_KEY: Final = "owner"

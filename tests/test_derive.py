@@ -418,3 +418,19 @@ def test_a_disconnected_agent_is_unhealthy() -> None:
     agent.disconnected = True
     assert derive.agent_health(agent) == {"healthy": False, "reason": "agent has lost connection"}
     assert derive.agent_health(None) is None
+
+
+def test_the_derived_and_stored_vocabularies_are_the_specs() -> None:
+    """Each Literal of models.py names exactly the values its schema in the spec allows."""
+    from fakeserver import models
+    from fakeserver.spec import load_spec, spec_path
+
+    schemas = load_spec(spec_path("coder-tasks.yaml")).document["components"]["schemas"]
+    pairs = {
+        "TaskStatus": models.TASK_STATUSES,
+        "TaskState": models.TASK_STATES,
+        "WorkspaceStatus": models.WORKSPACE_STATUSES,
+    }
+    for name, values in pairs.items():
+        assert set(values) == set(schemas[name]["enum"]), name
+    assert set(models.LIFECYCLES) == set(schemas["WorkspaceAgentLifecycle"]["enum"])
