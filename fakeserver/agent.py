@@ -15,7 +15,7 @@ from typing import Any
 import re2
 
 from fakeserver.models import Agent, AppState, PendingReply, Snapshot, Task, Workspace
-from fakeserver.timefmt import format_time
+from fakeserver.serialize import conversation_json
 from fakeserver.world import World
 
 EXCERPT_LENGTH = 60
@@ -123,8 +123,4 @@ def stop_session(world: World, task: Task) -> None:
 
 def conversation_payload(task: Task) -> dict[str, object]:
     """The conversation as AgentAPI's `GET /messages` document."""
-    return {
-        "messages": [
-            {"id": m.id, "content": m.content, "role": m.role, "time": format_time(m.time)} for m in task.conversation
-        ]
-    }
+    return {"messages": conversation_json(task.conversation)}

@@ -17,7 +17,7 @@ Who calls what:
 
 Time: the stateful phase chains create → get → send → pause → input → resume → delete
 through the spec's links, and those steps are only accepted once builds have run. In
-process, the fake's manual clock is moved `advance` seconds (default 2) after every
+process, the fake's manual clock is moved `advance` seconds (default 5) after every
 request; over HTTP, `--advance` posts to the fake's /__fake__/clock/advance, or the
 server runs a real clock (`fakeserver serve --speed 50`).
 

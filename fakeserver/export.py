@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from fakeserver.models import Agent, Build, Task, Workspace
+from fakeserver.serialize import conversation_json
 from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
@@ -101,9 +102,7 @@ def _task(world: World, task: Task) -> Document:
         "template_version": version.id,
         "prompt": task.prompt,
         "created_at": format_time(task.created_at),
-        "conversation": [
-            {"id": m.id, "role": m.role, "content": m.content, "time": format_time(m.time)} for m in task.conversation
-        ],
+        "conversation": conversation_json(task.conversation),
     }
     if task.deleted_at is not None:
         body["deleted_at"] = format_time(task.deleted_at)

@@ -6,6 +6,7 @@ fields are `null`.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fakeserver import derive
@@ -164,9 +165,17 @@ def _job_json(
 
 
 def log_entry_json(message: Message) -> JSONObject:
-    return {
-        "id": message.id,
-        "content": message.content,
-        "type": "input" if message.role == "user" else "output",
-        "time": format_time(message.time),
-    }
+    return log_entry(message.id, message.content, message.role, message.time)
+
+
+def log_entry(message_id: int, content: str, role: str, time: datetime) -> JSONObject:
+    """A `TaskLogEntry`: AgentAPI's `user` is the task's input, `agent` its output."""
+    return {"id": message_id, "content": content, "type": LOG_TYPES[role], "time": format_time(time)}
+
+
+LOG_TYPES = {"user": "input", "agent": "output"}
+
+
+def conversation_json(messages: list[Message]) -> list[JSONObject]:
+    """The conversation as AgentAPI's `GET /messages` lists it (snapshots and exports keep it so)."""
+    return [{"id": m.id, "content": m.content, "role": m.role, "time": format_time(m.time)} for m in messages]

@@ -16,7 +16,7 @@ from fakeserver.models import Agent, Task, Template, TemplateVersion, User, Work
 from fakeserver.names import DISPLAY_NAME_MAX_BYTES, complete_names, name_error
 from fakeserver.query import QueryError, TaskFilter, go_quote, parse_task_filter
 from fakeserver.routing import Call, Handler, Reply
-from fakeserver.serialize import build_json, log_entry_json, task_json
+from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_json
 from fakeserver.timefmt import format_time, parse_time
 from fakeserver.uuids import parse_uuid
 from fakeserver.world import World
@@ -307,18 +307,13 @@ def _snapshot_entry(message: Any) -> dict[str, Any]:
     if not isinstance(message, dict):
         raise ApiError(500, "Internal error decoding task snapshot.")
     role = message.get("role")
-    if role not in ("user", "agent"):
+    if role not in LOG_TYPES:
         raise ApiError(500, "Invalid snapshot data.")
     try:
-        time = format_time(parse_time(str(message.get("time") or "0001-01-01T00:00:00Z")))
+        time = parse_time(str(message.get("time") or "0001-01-01T00:00:00Z"))
     except ValueError:
         raise ApiError(500, "Internal error decoding task snapshot.") from None
-    return {
-        "id": int(message.get("id") or 0),
-        "content": str(message.get("content") or ""),
-        "type": "input" if role == "user" else "output",
-        "time": time,
-    }
+    return log_entry(int(message.get("id") or 0), str(message.get("content") or ""), role, time)
 
 
 HANDLERS: dict[str, Handler] = {
