@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, overload
 
 from fakeserver.agent import AgentRule, InvalidRule, conversation_payload
 from fakeserver.clock import Clock, ClockMode
@@ -24,6 +24,7 @@ from fakeserver.models import (
     AppStatus,
     Build,
     Job,
+    JobStatus,
     Message,
     Organization,
     PendingReply,
@@ -32,6 +33,7 @@ from fakeserver.models import (
     Task,
     Template,
     TemplateVersion,
+    Transition,
     User,
     Workspace,
 )
@@ -277,7 +279,13 @@ class _Builder:
     def first_ai_version(self) -> TemplateVersion | None:
         return next((v for v in self.world.versions.values() if v.has_ai_task), None)
 
-    def time(self, entry: Entry, value: str | None, default: datetime | None, *path: str | int) -> Any:
+    @overload
+    def time(self, entry: Entry, value: str | None, default: datetime, *path: str | int) -> datetime: ...
+
+    @overload
+    def time(self, entry: Entry, value: str | None, default: None, *path: str | int) -> datetime | None: ...
+
+    def time(self, entry: Entry, value: str | None, default: datetime | None, *path: str | int) -> datetime | None:
         if value is None:
             return default
         try:
@@ -371,7 +379,7 @@ class _StatusWorkspace(_WorkspaceMaker):
             workspace.updated_at = stop_at
         return workspace
 
-    def new_build(self, workspace: Workspace, number: int, transition: Any, reason: str, at: datetime) -> Build:
+    def new_build(self, workspace: Workspace, number: int, transition: Transition, reason: str, at: datetime) -> Build:
         world = self.world
         build = Build(
             id=world.new_id(),
@@ -388,7 +396,7 @@ class _StatusWorkspace(_WorkspaceMaker):
         workspace.updated_at = at
         return build
 
-    def finish(self, build: Build, status: Any, at: datetime) -> None:
+    def finish(self, build: Build, status: JobStatus, at: datetime) -> None:
         build.job.status = status
         build.job.started_at = at + timedelta(seconds=1)
         build.job.completed_at = build.updated_at = at + timedelta(seconds=3)
