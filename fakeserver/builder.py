@@ -39,7 +39,7 @@ from fakeserver.models import (
 )
 from fakeserver.names import complete_names
 from fakeserver.timefmt import parse_time
-from fakeserver.world import AGENT_NAME, APP_SLUG, APP_URL, Timings, World, new_agent
+from fakeserver.world import AGENT_NAME, APP_SLUG, APP_URL, Timings, World, new_agent, new_build, new_workspace
 
 DEFAULT_MANUAL_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 KNOWN_LISTED = 12  # names listed after a dangling reference
@@ -340,18 +340,8 @@ class _StatusWorkspace(_WorkspaceMaker):
     def build(self, status: str) -> Workspace:
         task, world = self.task, self.world
         t0 = task.created_at
-        workspace = Workspace(
-            id=world.new_id(),
-            owner_id=task.owner_id,
-            organization_id=task.organization_id,
-            template_id=self.version.template_id,
-            name=task.name,
-            created_at=t0,
-            updated_at=t0,
-            task_id=task.id,
-        )
-        task.workspace_id = workspace.id
-        start = self.new_build(workspace, 1, "start", "initiator", t0)
+        workspace = new_workspace(world.new_id, task, self.version.template_id, t0)
+        start = self.new_build(workspace, "start", "initiator", t0)
         if status == "pending":
             start.job.created_at = start.created_at = self.builder.start  # queued now: it moves from here
             return workspace
@@ -372,29 +362,15 @@ class _StatusWorkspace(_WorkspaceMaker):
             agent.lifecycle = "off"  # the agent went away while the workspace still runs
         if status == "paused":
             stop_at = self.after_conversation(t0) + timedelta(minutes=1)
-            stop = self.new_build(workspace, 2, "stop", "task_manual_pause", stop_at)
+            stop = self.new_build(workspace, "stop", "task_manual_pause", stop_at)
             self.finish(stop, "succeeded", stop_at)
             agent.lifecycle = "off"
             task.snapshot = Snapshot("agentapi", conversation_payload(task), stop_at + timedelta(seconds=1))
             workspace.updated_at = stop_at
         return workspace
 
-    def new_build(self, workspace: Workspace, number: int, transition: Transition, reason: str, at: datetime) -> Build:
-        world = self.world
-        build = Build(
-            id=world.new_id(),
-            number=number,
-            transition=transition,
-            reason=reason,
-            template_version_id=self.version.id,
-            initiator_id=self.owner.id,
-            created_at=at,
-            updated_at=at,
-            job=Job(id=world.new_id(), file_id=world.new_id(), created_at=at),
-        )
-        workspace.builds.append(build)
-        workspace.updated_at = at
-        return build
+    def new_build(self, workspace: Workspace, transition: Transition, reason: str, at: datetime) -> Build:
+        return new_build(self.world.new_id, workspace, transition, reason, self.owner.id, self.version.id, at)
 
     def finish(self, build: Build, status: JobStatus, at: datetime) -> None:
         build.job.status = status

@@ -72,6 +72,51 @@ APP_SLUG = "ai"
 APP_URL = "http://localhost:3284"
 
 
+def new_workspace(new_id: Callable[[], str], task: Task, template_id: str, at: datetime) -> Workspace:
+    """The workspace a task runs in, named after it (the world and the fixture builder share it)."""
+    workspace = Workspace(
+        id=new_id(),
+        owner_id=task.owner_id,
+        organization_id=task.organization_id,
+        template_id=template_id,
+        name=task.name,
+        created_at=at,
+        updated_at=at,
+        task_id=task.id,
+    )
+    task.workspace_id = workspace.id
+    return workspace
+
+
+def new_build(
+    new_id: Callable[[], str],
+    workspace: Workspace,
+    transition: Transition,
+    reason: str,
+    initiator_id: str,
+    template_version_id: str,
+    at: datetime,
+    preset_id: str | None = None,
+) -> Build:
+    """The workspace's next build, its job queued, appended to its builds."""
+    previous = workspace.builds[-1] if workspace.builds else None
+    build = Build(
+        id=new_id(),
+        number=previous.number + 1 if previous else 1,
+        transition=transition,
+        reason=reason,
+        template_version_id=template_version_id,
+        initiator_id=initiator_id,
+        created_at=at,
+        updated_at=at,
+        job=Job(id=new_id(), file_id=new_id(), created_at=at),
+        preset_id=preset_id,
+    )
+    workspace.builds.append(build)
+    workspace.updated_at = at
+    return build
+
+
 def new_agent(new_id: Callable[[], str], at: datetime) -> Agent:
     """A just-provisioned agent: created, its app initializing (the world and the fixture builder share it)."""
     app = App(id=new_id(), slug=APP_SLUG, url=APP_URL, health="initializing", changed_at=at)
@@ -228,18 +273,7 @@ class World:
     # the builder
 
     def create_workspace(self, task: Task, template: Template, initiator: User, preset_id: str | None) -> Workspace:
-        now = self.now()
-        workspace = Workspace(
-            id=self.new_id(),
-            owner_id=task.owner_id,
-            organization_id=task.organization_id,
-            template_id=template.id,
-            name=task.name,
-            created_at=now,
-            updated_at=now,
-            task_id=task.id,
-        )
-        task.workspace_id = workspace.id
+        workspace = new_workspace(self.new_id, task, template.id, self.now())
         self.add_workspace(workspace)
         self.start_build(workspace, "start", "initiator", initiator.id, task.template_version_id, preset_id)
         return workspace
@@ -257,21 +291,16 @@ class World:
         previous = workspace.builds[-1] if workspace.builds else None
         if previous is not None and previous.job.is_active:
             raise BuildAlreadyActive()
-        now = self.now()
-        build = Build(
-            id=self.new_id(),
-            number=previous.number + 1 if previous else 1,
-            transition=transition,
-            reason=reason,
-            template_version_id=template_version_id or (previous.template_version_id if previous else ""),
-            initiator_id=initiator_id,
-            created_at=now,
-            updated_at=now,
-            job=Job(id=self.new_id(), file_id=self.new_id(), created_at=now),
-            preset_id=preset_id if preset_id is not None else (previous.preset_id if previous else None),
+        build = new_build(
+            self.new_id,
+            workspace,
+            transition,
+            reason,
+            initiator_id,
+            template_version_id or (previous.template_version_id if previous else ""),
+            self.now(),
+            preset_id if preset_id is not None else (previous.preset_id if previous else None),
         )
-        workspace.builds.append(build)
-        workspace.updated_at = now
         self.touch(workspace.id)
         return build
 
