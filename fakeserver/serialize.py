@@ -18,6 +18,17 @@ JSONObject = dict[str, Any]
 
 
 def task_json(world: World, task: Task) -> JSONObject:
+    """The task as the API shows it, computed once per change of the world (callers must not
+    change the dict they get: it is what the next call answers too)."""
+    cached = world.wire_cache.get(task.id)
+    if cached is not None and cached[0] == world.revision:
+        return cached[1]
+    body = _task_json(world, task)
+    world.wire_cache[task.id] = (world.revision, body)
+    return body
+
+
+def _task_json(world: World, task: Task) -> JSONObject:
     workspace = world.workspace_of(task)
     owner = world.users[task.owner_id]
     status = derive.status_of(workspace)

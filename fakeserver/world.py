@@ -142,6 +142,10 @@ class World:
         # The lifecycle's schedule (see lifecycle.py): a heap of (due, entry, workspace id), the live
         # entry of each scheduled workspace, and the workspaces changed since their step was worked out.
         self.schedule = Schedule()
+        # Bumped by every mutator: what is derived from the records (a task's wire form) is
+        # computed again only when this has moved (serialize.task_json).
+        self.revision = 0
+        self.wire_cache: dict[str, tuple[int, dict[str, Any]]] = {}
         self._users_by_name: dict[str, User] = {}
         self._users_by_token: dict[str, User] = {}
         self._agents_by_token: dict[str, Workspace] = {}
@@ -174,6 +178,7 @@ class World:
     def touch(self, workspace_id: str) -> None:
         """A workspace's records changed: what happens next to it must be worked out again, and a
         held workspace moves on from here (someone acted on it)."""
+        self.revision += 1
         self.schedule.touch(workspace_id)
         workspace = self.workspaces.get(workspace_id)
         if workspace is not None:
@@ -182,24 +187,30 @@ class World:
     # adding records (fixtures and create)
 
     def add_organization(self, organization: Organization) -> None:
+        self.revision += 1
         self.organizations[organization.id] = organization
 
     def add_user(self, user: User) -> None:
+        self.revision += 1
         self.users[user.id] = user
         self._users_by_name[user.username.lower()] = user
         for token in user.tokens:
             self._users_by_token[token] = user
 
     def add_template(self, template: Template) -> None:
+        self.revision += 1
         self.templates[template.id] = template
 
     def add_version(self, version: TemplateVersion) -> None:
+        self.revision += 1
         self.versions[version.id] = version
 
     def add_preset(self, preset: Preset) -> None:
+        self.revision += 1
         self.presets[preset.id] = preset
 
     def add_task(self, task: Task, workspace: Workspace | None) -> None:
+        self.revision += 1
         self.tasks[task.id] = task
         if task.deleted_at is None:
             self._live_tasks_by_name[(task.owner_id, task.name.lower())] = task
@@ -363,13 +374,16 @@ class World:
             self.touch(task.workspace_id)
 
     def save_snapshot(self, task: Task, snapshot: Snapshot) -> None:
+        self.revision += 1
         task.snapshot = snapshot
 
     def set_prompt(self, task: Task, prompt: str) -> None:
+        self.revision += 1
         task.prompt = prompt
 
     def provision_agent(self, workspace: Workspace, build: Build) -> Agent:
         """What the provisioner creates when a start build succeeds: one agent hosting the task app."""
+        self.revision += 1
         agent = new_agent(self.new_id, self.now())
         build.agent = agent
         self._index_agent(workspace, build)
@@ -378,6 +392,7 @@ class World:
     def report_app_status(
         self, workspace: Workspace, agent: Agent, state: AppState, message: str, uri: str
     ) -> AppStatus:
+        self.revision += 1
         status = AppStatus(
             id=self.new_id(),
             state=state,
@@ -391,17 +406,20 @@ class World:
         return status
 
     def append_message(self, task: Task, role: Role, content: str) -> Message:
+        self.revision += 1
         message = Message(id=len(task.conversation), role=role, content=content, time=self.now())
         task.conversation.append(message)
         return message
 
     def delete_task(self, task: Task) -> None:
+        self.revision += 1
         task.deleted_at = self.now()
         task.snapshot = None
         self._live_tasks_by_name.pop((task.owner_id, task.name.lower()), None)
 
     def mark_workspace_deleted(self, workspace: Workspace) -> None:
         """Its delete build succeeded: the name is free again."""
+        self.revision += 1
         workspace.deleted = True
         key = (workspace.owner_id, workspace.name.lower())
         if self._workspaces_by_name.get(key) is workspace:

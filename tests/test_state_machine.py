@@ -406,6 +406,15 @@ class TasksMachine(RuleBasedStateMachine):
             self.expect(self.clients[other].get(self.path(task)), 404, "another member's task")
 
     @invariant()
+    def the_cached_wire_form_of_every_task_is_a_fresh_one(self) -> None:
+        """task_json answers from a cache keyed by the world's revision: it must never be stale."""
+        from fakeserver import serialize
+
+        world = self.fake.world
+        for task in world.live_tasks():
+            assert serialize.task_json(world, task) == serialize._task_json(world, task), task.name
+
+    @invariant()
     def lists_show_each_member_their_own_live_tasks(self) -> None:
         if not hasattr(self, "preexisting") or len(self.preexisting) < len(MEMBERS):
             return  # before `start`
