@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware import Middleware
@@ -43,33 +44,31 @@ def describe(origins: Sequence[str] | None) -> str:
 
 
 def origin_allowed(origins: Sequence[str] | None) -> Callable[[str], bool]:
-    """Whether a page of `origin` may call the fake: the same choice the CORS middleware makes."""
-    if origins is None:
-        localhost = re.compile(LOCALHOST_ORIGINS)
-        return lambda origin: localhost.fullmatch(origin) is not None
-    allowed = {parse_origin(origin) for origin in origins}
-    if ANY_ORIGIN in allowed:
-        return lambda origin: True
-    return lambda origin: origin in allowed
+    """Whether a page of `origin` may call the fake: the CORS middleware's own decision."""
+    return StrictCORSMiddleware(_no_app, **_cors_options(origins)).is_allowed_origin
 
 
 def cors_middleware(origins: Sequence[str] | None) -> list[Middleware]:
     """None: any localhost origin; an empty sequence: no CORS at all; else these origins (`*`: any)."""
     if origins is not None and not origins:
         return []
-    allowed = [parse_origin(origin) for origin in origins or ()]
-    return [
-        Middleware(
-            StrictCORSMiddleware,
-            allow_origins=allowed,
-            allow_origin_regex=LOCALHOST_ORIGINS if origins is None else None,
-            allow_methods=["*"],
-            allow_headers=["*"],  # echo what the app asks for: Coder-Session-Token, Content-Type, tracing headers...
-            allow_credentials=True,
-            allow_private_network=True,  # a page served from elsewhere may call the fake on loopback
-            max_age=MAX_AGE,
-        )
-    ]
+    return [Middleware(StrictCORSMiddleware, **_cors_options(origins))]
+
+
+def _cors_options(origins: Sequence[str] | None) -> dict[str, Any]:
+    return {
+        "allow_origins": [parse_origin(origin) for origin in origins or ()],
+        "allow_origin_regex": LOCALHOST_ORIGINS if origins is None else None,
+        "allow_methods": ["*"],
+        "allow_headers": ["*"],  # echo what the app asks for: Coder-Session-Token, Content-Type, tracing headers...
+        "allow_credentials": True,
+        "allow_private_network": True,  # a page served from elsewhere may call the fake on loopback
+        "max_age": MAX_AGE,
+    }
+
+
+async def _no_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app behind a middleware that is only asked which origins it allows."""
 
 
 class StrictCORSMiddleware(CORSMiddleware):
