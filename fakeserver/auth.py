@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from fakeserver.errors import ApiError
 from fakeserver.models import Agent, User, Workspace
+from fakeserver.validation import first_value
 from fakeserver.world import World
 
 TOKEN_HEADER = "Coder-Session-Token"
@@ -55,7 +56,7 @@ def request_token(request: Request) -> str:
     return (
         request.headers.get(TOKEN_HEADER)
         or _first_cookie(request.headers.getlist("cookie"), TOKEN_COOKIE)
-        or next(iter(request.query_params.getlist(TOKEN_COOKIE)), "")
+        or first_value(request.query_params, TOKEN_COOKIE)
     )
 
 

@@ -67,7 +67,7 @@ class RequestValidator:
         problems: list[tuple[Parameter, str, str]] = []  # (parameter, value, reason)
         for parameter, validator in self._parameters:
             source = path if parameter.location == "path" else query
-            value = _first_value(source, parameter.name)
+            value = first_value(source, parameter.name)
             if value == "":
                 if parameter.required:
                     problems.append((parameter, value, "required"))
@@ -152,7 +152,7 @@ class ResponseValidator:
         raise ResponseValidationError(self._operation_id, status, location, f"{error.message} (at {at})")
 
 
-def _first_value(values: Mapping[str, str], name: str) -> str:
+def first_value(values: Mapping[str, str], name: str) -> str:
     """Go's `url.Values.Get`: the first of repeated values (a Starlette multi-dict's `get` gives the last)."""
     getlist = getattr(values, "getlist", None)
     found: list[str] = getlist(name) if getlist is not None else [values.get(name, "")]
