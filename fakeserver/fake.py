@@ -238,7 +238,7 @@ class FakeCoder:
         change under the manual clock: each with its reads and a hint (see docs/control-api.md)."""
         with self.lock:
             lifecycle.catch_up(self.world)
-            return list(control.stalled_waits(self.world, self.journal.entries()))
+            return control.stalled_waits(self.world, self.journal.entries())
 
     def clear_requests(self) -> None:
         with self.lock:
