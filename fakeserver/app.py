@@ -21,10 +21,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.auth import SCHEMES
 from fakeserver.cors import cors_middleware, origin_allowed
-from fakeserver.dateheader import ClockDate
 from fakeserver.guard import BrowserWrites, TrustedHosts
 from fakeserver.handlers import API_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
+from fakeserver.headers import CoderHeaders
 from fakeserver.responses import coder_json
 from fakeserver.routing import AnyHandler, CompiledOperation, build_routes, check_bindings, compile_operations
 from fakeserver.spec import SpecError, load_spec, spec_path
@@ -78,7 +78,7 @@ def build_app(fake: FakeCoder) -> Starlette:
         routes=list(routes),
         middleware=[  # outermost first: the Host is trusted before an Origin is compared with it
             Middleware(TrustedHosts, hosts=lambda: fake.allowed_hosts),
-            Middleware(ClockDate, fake=fake),
+            Middleware(CoderHeaders, fake=fake),
             *cors_middleware(fake.cors_origins),
             Middleware(BrowserWrites, origin_allowed=origin_allowed(fake.cors_origins)),
         ],

@@ -39,7 +39,17 @@ from fakeserver.models import (
 )
 from fakeserver.names import complete_names
 from fakeserver.timefmt import parse_time
-from fakeserver.world import AGENT_NAME, APP_SLUG, APP_URL, Timings, World, new_agent, new_build, new_workspace
+from fakeserver.world import (
+    AGENT_NAME,
+    APP_SLUG,
+    APP_URL,
+    FOUNDING_LEAD,
+    Timings,
+    World,
+    new_agent,
+    new_build,
+    new_workspace,
+)
 
 DEFAULT_MANUAL_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 KNOWN_LISTED = 12  # names listed after a dangling reference
@@ -66,6 +76,8 @@ def build_world(fixtures: Fixtures, clock_mode: ClockMode = "manual", speed: flo
     count = len(fixtures.tasks)
     for index, entry in enumerate(fixtures.tasks):
         builder.task(entry, default_created_at=start - TASK_SPACING * (count - index))
+    oldest = min((task.created_at for task in world.tasks.values()), default=start)
+    world.founded_at = min(world.founded_at, oldest - FOUNDING_LEAD)
     return world
 
 

@@ -151,7 +151,7 @@ def serve_command(args: argparse.Namespace) -> int:
         WorldsApp(fake, worlds),
         log_level="warning",
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
-        date_header=False,  # the app writes Date from the fake's clock (dateheader.py)
+        date_header=False,  # the app writes Date from the fake's clock (headers.py)
     )
     StoppingServer(config).run(sockets=[sock])
     return 0

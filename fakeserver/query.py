@@ -13,32 +13,20 @@ each known key and collects every problem it finds, so one bad request reports a
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final
 
 from fakeserver.errors import Validation
+from fakeserver.gotext import GoBoolError, go_quote, parse_go_bool
 from fakeserver.models import TASK_STATUSES as MODEL_TASK_STATUSES
-from fakeserver.uuids import parse_uuid
+from fakeserver.uuids import parse_uuid, uuid_error
 
 TASK_STATUSES: Final[tuple[str, ...]] = MODEL_TASK_STATUSES
 
 # Words without a `key:` are a search for this key, as in the real server.
 DEFAULT_KEY: Final = "owner"
 ME: Final = "me"
-
-_GO_ESCAPES: Final[dict[str, str]] = {
-    "\a": "\\a",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-    "\v": "\\v",
-    '"': '\\"',
-    "\\": "\\\\",
-}
 
 
 class QueryError(Exception):
@@ -66,13 +54,14 @@ class TaskFilter:
     status: str | None = None
 
 
-def split_terms(query: str) -> dict[str, list[str]]:
-    """Syntax pass: raises QueryError; returns key -> values in order of appearance."""
+def split_terms(query: str, default_key: str = DEFAULT_KEY) -> dict[str, list[str]]:
+    """Syntax pass: raises QueryError; returns key -> values in order of appearance (bare words
+    under `default_key`)."""
     terms: dict[str, list[str]] = {}
     # Quotes are kept in this first split so the second split, on ':', still sees them.
     tokens = _split_outside_quotes(_go_lower(query), " ")
     for element in _group_tokens(tokens):
-        key, value = _key_and_value(element)
+        key, value = _key_and_value(element, default_key)
         terms.setdefault(key, []).append(value)
     return terms
 
@@ -107,26 +96,128 @@ def parse_task_filter(
     return task_filter
 
 
-def go_quote(text: str) -> str:
-    """Quote `text` like Go's `%q`, because the server's details embed values that way."""
-    return '"' + "".join(_go_escape(char) for char in text) + '"'
+@dataclass(frozen=True)
+class TemplateFilter:
+    """coderd's GetTemplatesWithFilterParams: empty strings and `None` filter nothing."""
+
+    deleted: bool = False
+    organization_id: str | None = None
+    exact_name: str = ""
+    exact_display_name: str = ""
+    fuzzy_name: str = ""
+    fuzzy_display_name: str = ""
+    ids: tuple[str, ...] = ()
+    deprecated: bool | None = None
+    has_ai_task: bool | None = None
+    author_id: str | None = None
+    author_username: str = ""
+    has_external_agent: bool | None = None
 
 
-def _go_escape(char: str) -> str:
-    if char in _GO_ESCAPES:
-        return _GO_ESCAPES[char]
-    # Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space.
-    if char == " " or unicodedata.category(char)[0] in "LMNPS":
-        return char
-    code_point = ord(char)
-    if code_point < 0x20 or code_point == 0x7F:
-        return f"\\x{code_point:02x}"
-    if 0xD800 <= code_point <= 0xDFFF:
-        # A lone surrogate is invalid UTF-8 to Go, which escapes it byte by byte.
-        return "".join(f"\\x{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
-    if code_point < 0x10000:
-        return f"\\u{code_point:04x}"
-    return f"\\U{code_point:08x}"
+TEMPLATE_DEFAULT_KEY: Final = "display_name"
+
+
+def parse_template_filter(query: str, *, me: str, find_org_id: Callable[[str], str | None]) -> TemplateFilter:
+    """The `q` of `GET /api/v2/templates` (searchquery.Templates); raises QueryError with every
+    problem found, in the order coderd's parser meets them."""
+    if not query.strip():
+        return TemplateFilter()
+    terms = split_terms(query, TEMPLATE_DEFAULT_KEY)
+    parser = _SingleValues(terms)
+
+    def organization_id(value: str) -> str:
+        return _resolve_organization(value, find_org_id)
+
+    deleted = parser.boolean("deleted")
+    template_filter = TemplateFilter(
+        deleted=bool(deleted),
+        organization_id=parser.custom("organization", organization_id),
+        exact_name=parser.text("exact_name"),
+        exact_display_name=parser.text("exact_display_name"),
+        fuzzy_name=parser.text("name"),
+        fuzzy_display_name=parser.text("display_name"),
+        ids=parser.uuids("ids"),
+        deprecated=parser.boolean("deprecated"),
+        has_ai_task=parser.boolean("has-ai-task"),
+        author_id=parser.uuid("author_id"),
+        author_username=parser.text("author"),
+        has_external_agent=parser.boolean("has_external_agent"),
+    )
+    if template_filter.author_username == ME:
+        template_filter = replace(template_filter, author_id=me, author_username="")
+    errors = parser.errors + [
+        Validation(key, f"{go_quote(key)} is not a valid query param") for key in terms if key not in parser.parsed
+    ]
+    if errors:
+        raise QueryError(errors)
+    return template_filter
+
+
+class _SingleValues:
+    """coderd's QueryParamParser over the terms of a query: each key at most once, each error kept."""
+
+    def __init__(self, terms: dict[str, list[str]]) -> None:
+        self.terms = terms
+        self.parsed: set[str] = set()
+        self.errors: list[Validation] = []
+
+    def _value(self, key: str) -> str:
+        self.parsed.add(key)
+        values = self.terms.get(key, [])
+        if len(values) > 1:
+            self.errors.append(
+                Validation(
+                    key,
+                    f"Query param {go_quote(key)} provided more than once, found {len(values)} times. "
+                    "Only provide 1 instance of this query param.",
+                )
+            )
+            return ""
+        return values[0] if values else ""
+
+    def text(self, key: str) -> str:
+        return self._value(key)
+
+    def boolean(self, key: str) -> bool | None:
+        value = self._value(key)
+        if not value:
+            return None
+        try:
+            return parse_go_bool(value)
+        except GoBoolError as error:
+            self.errors.append(Validation(key, f"Query param {go_quote(key)} must be a valid boolean: {error}"))
+            return None
+
+    def uuid(self, key: str) -> str | None:
+        value = self._value(key)
+        if not value:
+            return None
+        parsed = parse_uuid(value)
+        if parsed is None:
+            self.errors.append(Validation(key, f"Query param {go_quote(key)} must be a valid uuid"))
+        return parsed
+
+    def uuids(self, key: str) -> tuple[str, ...]:
+        self.parsed.add(key)
+        items = [item.strip() for value in self.terms.get(key, []) for item in value.split(",")]
+        if not items or items == [""]:
+            return ()
+        problems = [uuid_error(item) for item in items if parse_uuid(item) is None]
+        if problems:
+            detail = "\n".join(problems)
+            self.errors.append(Validation(key, f"Query param {go_quote(key)} has invalid values: {detail}"))
+            return ()
+        return tuple(parse_uuid(item) or "" for item in items)
+
+    def custom(self, key: str, resolve: Callable[[str], str]) -> str | None:
+        value = self._value(key)
+        if not value:
+            return None
+        try:
+            return resolve(value)
+        except _InvalidValueError as invalid:
+            self.errors.append(Validation(key, f"Query param {go_quote(key)} has invalid value: {invalid.reason}"))
+            return None
 
 
 def _go_lower(text: str) -> str:
@@ -170,14 +261,14 @@ def _group_tokens(tokens: list[str]) -> list[str]:
     return elements
 
 
-def _key_and_value(element: str) -> tuple[str, str]:
+def _key_and_value(element: str, default_key: str) -> tuple[str, str]:
     if element.startswith(":") or element.endswith(":"):
         raise _syntax_error(f"Query element {go_quote(element)} cannot start or end with ':'")
     parts = [part.strip('"') for part in _split_outside_quotes(element, ":")]
     if len(parts) == 1:
         # Go hands the untrimmed element (quotes kept) to the default key; we deliberately use
         # the trimmed part so that `"alice smith"` searches for `alice smith`.
-        return DEFAULT_KEY, parts[0]
+        return default_key, parts[0]
     if len(parts) == 2:
         return parts[0], parts[1]
     raise _syntax_error(f"Query element {go_quote(element)} can only contain 1 ':'")

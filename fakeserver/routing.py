@@ -59,6 +59,7 @@ class Call:
     params: dict[str, str]
     principal: Principal
     read_body: Callable[[], Any]
+    base_url: Callable[[], str] = field(default=lambda: "")  # where the client reached the fake, no trailing /
     task_id: str | None = None  # set when `{task}` resolves, for the journal
     _body: Any = field(default=_UNREAD, repr=False)
 
@@ -261,7 +262,13 @@ class OperationEndpoint:
             exchange.principal = authenticate(host.world, self.operation.security, request)
             params = self._requests.parameters(request.path_params, request.query_params)
             raw_body = exchange.raw_body
-            call = exchange.call = Call(host, params, exchange.principal, lambda: self._requests.body(raw_body))
+            call = exchange.call = Call(
+                host,
+                params,
+                exchange.principal,
+                lambda: self._requests.body(raw_body),
+                lambda: str(request.base_url).rstrip("/"),
+            )
             if isinstance(answer, Reply):
                 return answer
             if answer is None:

@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from fakeserver import derive
-from fakeserver.models import Build, Message, Task, Workspace
+from fakeserver.buildinfo import AGENT_API_VERSION, CODER_VERSION
+from fakeserver.catalog import derived_id
+from fakeserver.models import Agent, AppStatus, Build, Message, Task, Workspace
 from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
@@ -91,7 +93,8 @@ def _no_workspace() -> JSONObject:
 
 
 def build_json(world: World, workspace: Workspace, build: Build) -> JSONObject:
-    """codersdk.WorkspaceBuild, converted with empty resources as pause and resume return it."""
+    """codersdk.WorkspaceBuild; its resources are what the provisioner made (none until a start
+    build's job has succeeded, so a pause or resume answer has none, as in coderd)."""
     owner = world.users[workspace.owner_id]
     initiator = world.users.get(build.initiator_id)
     template = world.template_of(workspace)
@@ -116,7 +119,7 @@ def build_json(world: World, workspace: Workspace, build: Build) -> JSONObject:
         "job": _job_json(
             workspace, build, template.id, template.name, template.display_name, template.icon, version_name
         ),
-        "resources": [],
+        "resources": resources_json(workspace, build),
         "deadline": None,
         "max_deadline": None,
         "status": derive.workspace_status(build.transition, build.job.status),
@@ -128,6 +131,163 @@ def build_json(world: World, workspace: Workspace, build: Build) -> JSONObject:
     if owner.avatar_url:
         body["workspace_owner_avatar_url"] = owner.avatar_url
     return body
+
+
+def workspace_json(world: World, workspace: Workspace) -> JSONObject:
+    """codersdk.Workspace with its latest build: a workspace without a schedule, never dormant."""
+    owner = world.users[workspace.owner_id]
+    template = world.template_of(workspace)
+    organization = world.organizations[workspace.organization_id]
+    build = workspace.latest_build
+    agent = build.agent
+    failing = [agent.id] if agent is not None and not (derive.agent_health(agent) or {}).get("healthy") else []
+    latest_status = workspace.app_statuses[-1] if workspace.app_statuses else None
+    return {
+        "id": workspace.id,
+        "created_at": format_time(workspace.created_at),
+        "updated_at": format_time(workspace.updated_at),
+        "owner_id": owner.id,
+        "owner_name": owner.username,
+        "owner_avatar_url": owner.avatar_url,
+        "organization_id": organization.id,
+        "organization_name": organization.name,
+        "template_id": template.id,
+        "template_name": template.name,
+        "template_display_name": template.display_name,
+        "template_icon": template.icon,
+        "template_allow_user_cancel_workspace_jobs": False,
+        "template_active_version_id": template.active_version_id,
+        "template_require_active_version": False,
+        "template_use_classic_parameter_flow": False,
+        "latest_build": build_json(world, workspace, build),
+        "latest_app_status": app_status_json(workspace, latest_status) if latest_status else None,
+        "outdated": build.template_version_id != template.active_version_id,
+        "name": workspace.name,
+        "last_used_at": format_time(workspace.updated_at),
+        "deleting_at": None,
+        "dormant_at": None,
+        "health": {"healthy": not failing, "failing_agents": failing},
+        "automatic_updates": "never",
+        "allow_renames": False,
+        "favorite": False,
+        "next_start_at": None,
+        "is_prebuild": False,
+        "task_id": workspace.task_id,
+    }
+
+
+# What the provisioner makes for a task: one container holding the agent.
+RESOURCE_TYPE = "docker_container"
+RESOURCE_ICON = "/icon/docker.png"
+
+
+def resources_json(workspace: Workspace, build: Build) -> list[JSONObject]:
+    agent = build.agent
+    if agent is None:
+        return []
+    created_at = format_time(build.job.completed_at or build.updated_at)
+    resource_id = derived_id(build.id, "resource")
+    return [
+        {
+            "id": resource_id,
+            "created_at": created_at,
+            "job_id": build.job.id,
+            "workspace_transition": build.transition,
+            "type": RESOURCE_TYPE,
+            "name": agent.name,
+            "hide": False,
+            "icon": RESOURCE_ICON,
+            "agents": [agent_json(workspace, agent, resource_id, created_at)],
+            "metadata": [],
+            "daily_cost": 0,
+        }
+    ]
+
+
+def agent_json(workspace: Workspace, agent: Agent, resource_id: str, created_at: str) -> JSONObject:
+    """codersdk.WorkspaceAgent: a Linux agent with no scripts, hosting the task's app."""
+    body: JSONObject = {
+        "id": agent.id,
+        "parent_id": None,
+        "created_at": created_at,
+        "updated_at": format_time(agent.changed_at),
+        "status": _agent_connection(agent),
+        "lifecycle_state": agent.lifecycle,
+        "name": agent.name,
+        "resource_id": resource_id,
+        "architecture": "amd64",
+        "environment_variables": {},
+        "operating_system": "linux",
+        "logs_length": 0,
+        "logs_overflowed": False,
+        "directory": "/home/coder",
+        "expanded_directory": "/home/coder",
+        "version": CODER_VERSION,
+        "api_version": AGENT_API_VERSION,
+        "apps": [app_json(workspace, agent)],
+        "connection_timeout_seconds": 120,
+        "troubleshooting_url": "",
+        "subsystems": [],
+        "health": derive.agent_health(agent),
+        "display_apps": ["vscode", "web_terminal", "port_forwarding_helper", "ssh_helper"],
+        "log_sources": [],
+        "scripts": [],
+        "startup_script_behavior": "non-blocking",
+    }
+    if agent.lifecycle != "created":
+        body["first_connected_at"] = body["last_connected_at"] = created_at
+    if agent.disconnected:
+        body["disconnected_at"] = format_time(agent.changed_at)
+    if agent.lifecycle not in ("created", "starting"):
+        body["started_at"] = created_at
+    if agent.lifecycle in ("ready", "start_timeout", "start_error"):
+        body["ready_at"] = format_time(agent.changed_at)
+    return body
+
+
+def _agent_connection(agent: Agent) -> str:
+    if agent.disconnected:
+        return "disconnected"
+    return "connecting" if agent.lifecycle == "created" else "connected"
+
+
+def app_json(workspace: Workspace, agent: Agent) -> JSONObject:
+    """codersdk.WorkspaceApp of the task's app (AgentAPI), its statuses newest first."""
+    app = agent.app
+    statuses = [status for status in reversed(workspace.app_statuses) if status.app_id == app.id]
+    return {
+        "id": app.id,
+        "url": app.url,
+        "external": False,
+        "slug": app.slug,
+        "display_name": APP_DISPLAY_NAME,
+        "subdomain": False,
+        "sharing_level": "owner",
+        "healthcheck": {"url": f"{app.url}/status", "interval": 5, "threshold": 6},
+        "health": app.health,
+        "hidden": False,
+        "open_in": "slim-window",
+        "statuses": [app_status_json(workspace, status) for status in statuses],
+    }
+
+
+APP_DISPLAY_NAME = "AI Agent"
+
+
+def app_status_json(workspace: Workspace, status: AppStatus) -> JSONObject:
+    """codersdk.WorkspaceAppStatus."""
+    return {
+        "id": status.id,
+        "created_at": format_time(status.created_at),
+        "workspace_id": workspace.id,
+        "agent_id": status.agent_id,
+        "app_id": status.app_id,
+        "state": status.state,
+        "message": status.message,
+        "uri": status.uri,
+        "icon": "",
+        "needs_user_attention": False,
+    }
 
 
 def _job_json(

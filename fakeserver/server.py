@@ -73,7 +73,7 @@ class FakeServer:
             log_level="warning",
             access_log=False,
             timeout_graceful_shutdown=1,
-            date_header=False,  # the app writes Date from the fake's clock (dateheader.py)
+            date_header=False,  # the app writes Date from the fake's clock (headers.py)
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, args=(sock,), name=f"fakeserver:{self.port}", daemon=True)

@@ -69,6 +69,7 @@ class Operation:
     text_responses: Mapping[int, tuple[str, ...]]  # status -> declared non-JSON media types (e.g. YAML exports)
     security: tuple[str, ...]  # names of the security schemes; empty means no auth
     strict_query: bool  # x-coder-strict-query: unknown query parameters are refused
+    websocket: bool = False  # x-coder-websocket: a WebSocket upgrade of the path is served too
 
     @property
     def full_paths(self) -> tuple[str, ...]:
@@ -137,6 +138,7 @@ def parse_spec(document: JSON) -> Spec:
                 text_responses=_text_responses(document, raw.get("responses", {})),
                 security=root_security if security is None else _security_names(security),
                 strict_query=bool(raw.get("x-coder-strict-query", False)),
+                websocket=bool(raw.get("x-coder-websocket", False)),
             )
             _check_body_statuses(operation)
             operations.append(operation)

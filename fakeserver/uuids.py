@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Final
 
+from fakeserver.gotext import go_quote
+
 _HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
 _UUID_DASH_OFFSETS: Final = (8, 13, 18, 23)
 
@@ -38,3 +40,17 @@ def _dashed_uuid_body(raw: bytes) -> bytes | None:
     if len(raw) == 45 and raw[:9].lower() == b"urn:uuid:":
         return raw[9:]
     return None
+
+
+def uuid_error(value: str) -> str:
+    """google/uuid's error for a value its `Parse` refuses ("" when it accepts it): coderd puts
+    it in the detail of a bad UUID path parameter."""
+    if parse_uuid(value) is not None:
+        return ""
+    raw = value.encode("utf-8", "surrogatepass")
+    if len(raw) not in (32, 36, 38, 45):
+        return f"invalid UUID length: {len(raw)}"
+    if len(raw) == 45 and raw[:9].lower() != b"urn:uuid:":
+        prefix = raw[:9].decode("utf-8", "replace")
+        return f"invalid urn prefix: {go_quote(prefix)}"
+    return "invalid UUID format"

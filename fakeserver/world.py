@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from fakeserver.clock import Clock
@@ -65,6 +65,8 @@ class Timings:
     def to_mapping(self) -> dict[str, float]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+
+FOUNDING_LEAD = timedelta(days=1)
 
 # What a task template provisions: one agent, hosting the task's app (AgentAPI on its usual port).
 AGENT_NAME = "main"
@@ -126,6 +128,9 @@ def new_agent(new_id: Callable[[], str], at: datetime) -> Agent:
 class World:
     def __init__(self, clock: Clock, seed: int = 0, timings: Timings | None = None) -> None:
         self.clock = clock
+        # When the deployment was set up: the created_at of its organizations, users and templates
+        # (the fixture builder moves it before the oldest task).
+        self.founded_at = clock.now() - FOUNDING_LEAD
         self.timings = timings or Timings()
         self.seed = seed
         self.rng = random.Random(seed)  # ids only: a restored world then draws the same next ids
@@ -263,6 +268,17 @@ class World:
 
     def template_of(self, workspace: Workspace) -> Template:
         return self.templates[workspace.template_id]
+
+    def template_author(self) -> User | None:
+        """Who created every template: the first site owner (else the first user)."""
+        users = list(self.users.values())
+        return next((user for user in users if user.is_owner), users[0] if users else None)
+
+    def versions_of(self, template: Template) -> list[TemplateVersion]:
+        return [version for version in self.versions.values() if version.template_id == template.id]
+
+    def presets_of(self, version: TemplateVersion) -> list[Preset]:
+        return [preset for preset in self.presets.values() if preset.template_version_id == version.id]
 
     def agent_by_token(self, token: str) -> tuple[Agent, Workspace] | None:
         """The agent a token belongs to, while it may still act for its workspace.

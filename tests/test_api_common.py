@@ -264,7 +264,7 @@ def test_both_problems_are_reported_together() -> None:
 def test_the_real_handlers_bind() -> None:
     operations = bound_operations(API_SPEC, API_HANDLERS)
     assert set(operations) == set(API_HANDLERS)
-    assert len(operations) == 11
+    assert len(operations) == 27
 
 
 def test_a_missing_handler_stops_the_fake(monkeypatch: pytest.MonkeyPatch) -> None:

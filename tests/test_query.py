@@ -5,11 +5,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fakeserver.errors import Validation
+from fakeserver.gotext import go_quote
 from fakeserver.query import (
     TASK_STATUSES,
     QueryError,
     TaskFilter,
-    go_quote,
     parse_task_filter,
     split_terms,
 )

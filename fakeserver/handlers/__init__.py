@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from fakeserver.handlers import agents, tasks
+from fakeserver.handlers import agents, tasks, templates, users, workspaces
 from fakeserver.routing import Call, Handler
 
-API_HANDLERS: dict[str, Handler] = {**tasks.HANDLERS, **agents.HANDLERS}
+API_HANDLERS: dict[str, Handler] = {
+    **tasks.HANDLERS,
+    **agents.HANDLERS,
+    **users.HANDLERS,
+    **templates.HANDLERS,
+    **workspaces.HANDLERS,
+}
 
 
 def call_subject(call: Call) -> None:

@@ -12,9 +12,11 @@ from typing import Any
 from fakeserver import agent as fake_agent
 from fakeserver import derive
 from fakeserver.errors import ApiError, Validation, not_found
+from fakeserver.gotext import go_quote
+from fakeserver.handlers.lookup import caller_of
 from fakeserver.models import Agent, Task, Template, TemplateVersion, User, Workspace
 from fakeserver.names import DISPLAY_NAME_MAX_BYTES, complete_names, name_error
-from fakeserver.query import QueryError, TaskFilter, go_quote, parse_task_filter
+from fakeserver.query import QueryError, TaskFilter, parse_task_filter
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_json
 from fakeserver.timefmt import format_time, parse_time
@@ -25,12 +27,6 @@ TEMPLATE_VERSION_NOT_FOUND = "Template version not found or you do not have acce
 
 
 # {user} and {task}
-
-
-def caller_of(call: Call) -> User:
-    user = call.principal.user
-    assert user is not None, "task operations authenticate a user"
-    return user
 
 
 def resolve_user(call: Call) -> User:

@@ -1,8 +1,11 @@
-"""The `Date` header, on the fake's clock.
+"""The headers coderd puts on every answer: `Date` on the fake's clock, and the build version.
 
 A client that reasons about time (a token's expiry, "updated 5 s ago") compares the times in
 bodies with the `Date` of the answer. Under a manual or sped-up clock those must agree, so the
 fake writes `Date` itself from its world's clock (the server is told not to write its own).
+
+Every `coder` CLI command reads `X-Coder-Build-Version` from its first answer and compares it with
+its own version (a mismatch prints a warning and fetches `/api/v2/buildinfo`).
 """
 
 from __future__ import annotations
@@ -15,11 +18,15 @@ from typing import TYPE_CHECKING
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from fakeserver.buildinfo import CODER_VERSION
+
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
 
+BUILD_VERSION_HEADER = "x-coder-build-version"
 
-class ClockDate:
+
+class CoderHeaders:
     def __init__(self, app: ASGIApp, fake: FakeCoder) -> None:
         self.app = app
         self.fake = fake
@@ -31,7 +38,9 @@ class ClockDate:
 
         async def dated(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message)["date"] = http_date(int(self.fake.world.now().timestamp()))
+                headers = MutableHeaders(scope=message)
+                headers["date"] = http_date(int(self.fake.world.now().timestamp()))
+                headers[BUILD_VERSION_HEADER] = CODER_VERSION
             await send(message)
 
         await self.app(scope, receive, dated)
