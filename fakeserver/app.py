@@ -15,19 +15,20 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.auth import SCHEMES
 from fakeserver.cors import cors_middleware, origin_allowed
 from fakeserver.guard import BrowserWrites, TrustedHosts
-from fakeserver.handlers import API_HANDLERS, call_subject
+from fakeserver.handlers import API_HANDLERS, STREAM_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
 from fakeserver.headers import CoderHeaders
 from fakeserver.responses import coder_json
 from fakeserver.routing import AnyHandler, CompiledOperation, build_routes, check_bindings, compile_operations
 from fakeserver.spec import SpecError, load_spec, spec_path
+from fakeserver.streams import build_stream_routes, check_stream_bindings
 
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
@@ -57,6 +58,11 @@ def api_operations() -> dict[str, CompiledOperation]:
     return bound_operations(API_SPEC, API_HANDLERS)
 
 
+def stream_routes(compiled: Mapping[str, CompiledOperation]) -> list[WebSocketRoute]:
+    check_stream_bindings(load_spec(spec_path(API_SPEC)), STREAM_HANDLERS)
+    return build_stream_routes(compiled, STREAM_HANDLERS)
+
+
 HandlerTable = tuple[tuple[str, AnyHandler], ...]
 
 
@@ -65,8 +71,10 @@ def shared_routes(api_handlers: HandlerTable, control_handlers: HandlerTable) ->
     """Every route, built once per process for a given set of handlers (and their binding checked
     then): an endpoint finds its fake through `app.state.fake`."""
     api, control = dict(api_handlers), dict(control_handlers)
+    api_compiled = bound_operations(API_SPEC, api)
     return (
-        *build_routes(bound_operations(API_SPEC, api), api, journaled=True, subject=call_subject),
+        *build_routes(api_compiled, api, journaled=True, subject=call_subject),
+        *stream_routes(api_compiled),
         *build_routes(bound_operations(CONTROL_SPEC, control), control, journaled=False),
         *dashboard_routes(),
     )

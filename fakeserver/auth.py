@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from fakeserver.errors import ApiError
 from fakeserver.models import Agent, User, Workspace
@@ -50,7 +50,7 @@ class Principal:
 ANONYMOUS = Principal()
 
 
-def request_token(request: Request) -> str:
+def request_token(request: HTTPConnection) -> str:
     """The first of each, as Go's `Header.Get`, `Request.Cookie` and `url.Values.Get` give it
     (Starlette's cookie and query mappings keep the last)."""
     return (
@@ -69,7 +69,7 @@ def _first_cookie(headers: list[str], name: str) -> str:
     return ""
 
 
-def authenticate(world: World, schemes: tuple[str, ...], request: Request) -> Principal:
+def authenticate(world: World, schemes: tuple[str, ...], request: HTTPConnection) -> Principal:
     if not schemes:
         return ANONYMOUS
     token = request_token(request)

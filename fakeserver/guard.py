@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from fakeserver.responses import coder_json
 
@@ -56,6 +57,9 @@ def is_trusted(host: str, trusted: frozenset[str]) -> bool:
     return ANY_HOST in trusted or host in trusted or host.endswith(".localhost")
 
 
+WS_POLICY_VIOLATION = 1008
+
+
 class TrustedHosts:
     """Refuse a request whose `Host` is not trusted. `hosts()` is read per request: None trusts any
     (a fake that is not served has no network to be reached from), and so does a request that
@@ -67,14 +71,17 @@ class TrustedHosts:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         trusted = self.hosts()
-        if scope["type"] == "http" and trusted is not None and not scope.get(IN_PROCESS):
+        if scope["type"] in ("http", "websocket") and trusted is not None and not scope.get(IN_PROCESS):
             host = host_name(Headers(scope=scope).get("host", ""))
             if not is_trusted(host, trusted):
                 detail = (
                     f"fakeserver answers only to {', '.join(sorted(trusted))} (a guard against DNS rebinding); "
                     f"start it with --allow-host {host or 'NAME'} to answer to {host or 'a name'} too."
                 )
-                await coder_json(400, {"message": "Invalid host header.", "detail": detail})(scope, receive, send)
+                if scope["type"] == "websocket":
+                    await WebSocket(scope, receive, send).close(WS_POLICY_VIOLATION, "Invalid host header.")
+                else:
+                    await coder_json(400, {"message": "Invalid host header.", "detail": detail})(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fakeserver.handlers import agents, tasks, templates, users, workspaces
 from fakeserver.routing import Call, Handler
+from fakeserver.streams import StreamHandler
 
 API_HANDLERS: dict[str, Handler] = {
     **tasks.HANDLERS,
@@ -12,6 +13,8 @@ API_HANDLERS: dict[str, Handler] = {
     **templates.HANDLERS,
     **workspaces.HANDLERS,
 }
+# The WebSocket side of the operations marked `x-coder-websocket`.
+STREAM_HANDLERS: dict[str, StreamHandler] = {**workspaces.STREAM_HANDLERS}
 
 
 def call_subject(call: Call) -> None:

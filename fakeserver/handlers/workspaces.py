@@ -3,6 +3,9 @@ what a client reads to show a task's workspace, and what `coder task pause` and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from fakeserver.buildlogs import logs_after
 from fakeserver.errors import ApiError, Validation, not_found
 from fakeserver.gotext import GoBoolError, go_quote, parse_go_bool
@@ -10,6 +13,8 @@ from fakeserver.handlers.lookup import caller_of, can_read_workspace, user_param
 from fakeserver.models import Build, Workspace
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.serialize import build_json, workspace_json
+from fakeserver.streams import Stream, StreamHandler
+from fakeserver.world import World
 
 
 def get_workspace(call: Call) -> Reply:
@@ -124,6 +129,27 @@ def get_workspace_build_parameters(call: Call) -> Reply:
     values = preset.parameters.items() if preset is not None else ()
     return Reply(200, [{"name": name, "value": value} for name, value in values])
 
+
+@dataclass
+class BuildLogStream:
+    """`?follow`: each new log as it is written, until the build's job has ended (coderd's logFollower)."""
+
+    build: Build
+    after: int
+
+    def poll(self, world: World) -> tuple[list[Any], bool]:
+        logs = logs_after(self.build, self.after)
+        if logs:
+            self.after = logs[-1].id
+        return [log.to_json() for log in logs], self.build.job.completed_at is not None
+
+
+def follow_workspace_build_logs(call: Call) -> Stream:
+    _, build = build_param(call)
+    return BuildLogStream(build, logs_cursor(call))
+
+
+STREAM_HANDLERS: dict[str, StreamHandler] = {"getWorkspaceBuildLogs": follow_workspace_build_logs}
 
 HANDLERS: dict[str, Handler] = {
     "getWorkspace": get_workspace,
