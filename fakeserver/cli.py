@@ -21,7 +21,7 @@ from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError
 from fakeserver.guard import trusted_hosts
 from fakeserver.routing import ConnectionDropped, request_log
-from fakeserver.server import listening_socket
+from fakeserver.server import WEBSOCKETS, listening_socket
 from fakeserver.worlds import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_WORLDS, Worlds, WorldsApp, world_maker
 
 
@@ -149,6 +149,7 @@ def serve_command(args: argparse.Namespace) -> int:
     worlds = Worlds(world_maker(fake), max_worlds=args.max_worlds, idle_seconds=args.world_idle)
     config = uvicorn.Config(
         WorldsApp(fake, worlds),
+        ws=WEBSOCKETS,
         log_level="warning",
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
         date_header=False,  # the app writes Date from the fake's clock (headers.py)

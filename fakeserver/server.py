@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 START_TIMEOUT = 10.0  # seconds; uvicorn starts in milliseconds, this only bounds a broken start
 STOP_TIMEOUT = 5.0
 
+# A build's logs with `?follow` are a WebSocket (streams.py); websockets' sans-I/O protocol is the one
+# uvicorn implementation that raises no deprecation warnings.
+WEBSOCKETS = "websockets-sansio"
+
 
 class FakeServerError(RuntimeError):
     """The server could not start or stop."""
@@ -68,7 +72,7 @@ class FakeServer:
         config = uvicorn.Config(
             self.app,
             lifespan="off",
-            ws="none",  # the API has no websockets; importing them only costs time and warnings
+            ws=WEBSOCKETS,
             log_config=None,  # leave the process's logging configuration alone
             log_level="warning",
             access_log=False,

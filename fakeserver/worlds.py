@@ -133,7 +133,7 @@ class WorldsApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.default.app(scope, receive, send)
             return
         if not path.startswith(PREFIX):
