@@ -13,10 +13,10 @@ from typing import Any
 
 from fakeserver.models import Organization, Preset, Template, TemplateVersion, User
 from fakeserver.timefmt import format_time
+from fakeserver.uuids import NIL_UUID
 from fakeserver.world import World
 
 JSONObject = dict[str, Any]
-NIL_UUID = "00000000-0000-0000-0000-000000000000"
 IMPLICIT_ROLES = frozenset({"member"})  # every user has it; coderd does not list it
 ONE_HOUR_MS = 3_600_000
 

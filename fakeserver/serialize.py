@@ -14,6 +14,7 @@ from fakeserver.buildinfo import AGENT_API_VERSION, CODER_VERSION
 from fakeserver.catalog import derived_id
 from fakeserver.models import Agent, AppStatus, Build, Message, Task, Workspace
 from fakeserver.timefmt import format_time
+from fakeserver.uuids import NIL_UUID
 from fakeserver.world import World
 
 JSONObject = dict[str, Any]
@@ -83,7 +84,7 @@ def _task_json(world: World, task: Task) -> JSONObject:
 def _no_workspace() -> JSONObject:
     """coderd's zero values for a task whose workspace cannot be loaded."""
     return {
-        "template_id": "00000000-0000-0000-0000-000000000000",
+        "template_id": NIL_UUID,
         "template_name": "",
         "template_display_name": "",
         "template_icon": "",

@@ -7,6 +7,7 @@ from typing import Final
 
 from fakeserver.gotext import go_quote
 
+NIL_UUID: Final = "00000000-0000-0000-0000-000000000000"
 _HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
 _UUID_DASH_OFFSETS: Final = (8, 13, 18, 23)
 

@@ -406,6 +406,31 @@ class TasksMachine(RuleBasedStateMachine):
             self.expect(self.clients[other].get(self.path(task)), 404, "another member's task")
 
     @invariant()
+    def every_tasks_workspace_and_build_agree_with_the_task(self) -> None:
+        """The neighbouring reads a client makes (the web UI's task page, `coder task pause`) derive
+        from the same records as the task."""
+        for task in self.tasks:
+            if task.deleted:
+                continue
+            owner = self.clients[task.owner]
+            body = owner.get(self.path(task)).json()
+            workspace = owner.get(f"/api/v2/workspaces/{body['workspace_id']}")
+            self.expect(workspace, 200, "the task's workspace")
+            build = workspace.json()["latest_build"]
+            assert build["status"] == body["workspace_status"], (build["status"], body["workspace_status"])
+            assert build["build_number"] == body["workspace_build_number"]
+            assert build["transition"] == task.latest.transition
+            agents = [agent["id"] for resource in build["resources"] for agent in resource["agents"]]
+            assert agents == ([body["workspace_agent_id"]] if body["workspace_agent_id"] else []), (agents, body)
+            logs = owner.get(f"/api/v2/workspacebuilds/{build['id']}/logs").json()
+            job = build["job"]
+            assert bool(logs) == ("started_at" in job), (logs, job)
+            if job["status"] == "failed":
+                assert logs[-1]["log_level"] == "error"
+            other = self.clients[self.other(task.owner)]
+            self.expect(other.get(f"/api/v2/workspacebuilds/{build['id']}"), 404, "another member's build")
+
+    @invariant()
     def the_cached_wire_form_of_every_task_is_a_fresh_one(self) -> None:
         """task_json answers from a cache keyed by the world's revision: it must never be stale."""
         from fakeserver import serialize

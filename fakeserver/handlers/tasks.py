@@ -20,7 +20,7 @@ from fakeserver.query import QueryError, TaskFilter, parse_task_filter
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_json
 from fakeserver.timefmt import format_time, parse_time
-from fakeserver.uuids import parse_uuid
+from fakeserver.uuids import NIL_UUID, parse_uuid
 from fakeserver.world import World
 
 TEMPLATE_VERSION_NOT_FOUND = "Template version not found or you do not have access to this resource"
@@ -143,7 +143,8 @@ def _visible_version(world: World, caller: User, version_id: str) -> TemplateVer
 
 
 def _preset_id(world: World, version: TemplateVersion, preset_id: object) -> str | None:
-    if not preset_id:
+    # codersdk sends the nil UUID when no preset was chosen (a uuid.UUID is never `omitempty`)
+    if not preset_id or preset_id == NIL_UUID:
         return None
     preset = world.presets.get(str(preset_id))
     if preset is None or preset.template_version_id != version.id:
