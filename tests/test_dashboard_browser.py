@@ -316,6 +316,24 @@ def test_tasks_are_created_deleted_saved_and_reset(page: Page, server: Served) -
     expect(page.locator("tr.request")).to_have_count(0)  # a reset clears the journal
 
 
+def test_a_task_is_created_with_a_preset_chosen_by_name(page: Page, server: Served) -> None:
+    expect(page.locator("#new-version option")).to_have_text(["Claude Code v1"])
+    expect(page.locator("#new-preset option")).to_have_text(["No preset", "Preset: default"])
+    page.locator("#new-owner").select_option("bob")
+    page.locator("#new-preset").select_option(label="Preset: default")
+    page.locator("#new-prompt").fill("Port the styles to CSS variables")
+    page.locator("#new-task button").click()
+    expect(page.locator("tr.task")).to_have_count(len(DEFAULT_TASKS) + 1)
+    facts = page.locator("#detail-facts")
+    expect(facts).to_contain_text("Claude Code · claude-code · /icon/claude.svg")
+    expect(facts).to_contain_text("Presetdefault")
+    name = page.locator("tr.task.selected").get_attribute("data-task")
+    with server.client("bob-token") as bob:
+        task = bob.get(f"/api/v2/tasks/{name}").json()
+        build = bob.get(f"/api/v2/workspaces/{task['workspace_id']}").json()["latest_build"]
+    assert build["template_version_preset_id"] == "512a53a7-30da-446e-a1fc-713c630baff1"
+
+
 def test_the_dashboard_switches_between_worlds(page: Page, server: Served) -> None:
     with httpx.Client(base_url=f"{server.url}/w/demo", headers={"Coder-Session-Token": "alice-token"}) as alice:
         created = alice.post("/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID, "input": "Only in demo"})

@@ -227,7 +227,47 @@ function renderNewTaskForm() {
       }
     }
   }
-  $("new-version").replaceChildren(...versions);
+  const version = $("new-version");
+  const chosenVersion = version.value;
+  version.replaceChildren(...versions);
+  if (chosenVersion) version.value = chosenVersion;
+  renderPresetChoice();
+}
+
+// The chosen version's presets, by name (what `coder task create --preset` matches).
+function renderPresetChoice() {
+  const version = findVersion($("new-version").value);
+  const presets = (version && version.presets) || [];
+  $("new-preset").replaceChildren(
+    h("option", { value: "" }, "No preset"),
+    ...presets.map((preset) => h("option", { value: preset.id }, `Preset: ${preset.name}`)),
+  );
+}
+
+function findVersion(versionId) {
+  for (const template of view.state.world.templates) {
+    for (const version of template.versions || []) {
+      if (version.id === versionId) return version;
+    }
+  }
+  return null;
+}
+
+function presetName(build) {
+  if (!build || !build.preset_id) return "—";
+  for (const template of view.state.world.templates) {
+    for (const version of template.versions || []) {
+      const preset = (version.presets || []).find((p) => p.id === build.preset_id);
+      if (preset) return preset.name;
+    }
+  }
+  return build.preset_id;
+}
+
+function templateText(task) {
+  const template = view.state.world.templates.find((t) => t.id === task.template_id);
+  const shown = task.template_display_name || task.template_name;
+  return template && template.icon ? `${shown} · ${template.name} · ${template.icon}` : shown;
 }
 
 function renderTasks() {
@@ -343,7 +383,8 @@ function renderDetail() {
       ["Agent", agentText(task, build)],
       ["App", app ? `${app.slug} · ${app.health}` : "—"],
       ["AgentAPI", task.agentapi_status || "—"],
-      ["Template", task.template_display_name || task.template_name],
+      ["Template", templateText(task)],
+      ["Preset", presetName(build)],
       ["Created", clockTime(task.created_at)],
       ["Updated", clockTime(task.updated_at)],
     ];
@@ -488,6 +529,7 @@ function wire() {
   });
   $("clear-requests").addEventListener("click", () => act("Clear requests", () => control("DELETE", "requests")));
   $("journal-selected").addEventListener("change", renderJournal);
+  $("new-version").addEventListener("change", renderPresetChoice);
 
   $("pause").addEventListener("click", () =>
     withTask("Pause", (task) => api("POST", taskPath(task, "/pause"), task.owner_name)),
@@ -544,6 +586,7 @@ function wire() {
     event.preventDefault();
     const owner = $("new-owner").value;
     const body = { template_version_id: $("new-version").value, input: $("new-prompt").value };
+    if ($("new-preset").value) body.template_version_preset_id = $("new-preset").value;
     act(`Create a task for ${owner}`, async () => {
       const result = await api("POST", `tasks/${encodeURIComponent(owner)}`, owner, body);
       $("new-prompt").value = "";
