@@ -216,6 +216,8 @@ class _Builder:
                         template_version_id=version.id,
                         name=preset["name"],
                         parameters=dict(preset.get("parameters", {})),
+                        default=preset.get("default", False),
+                        description=preset.get("description", ""),
                     )
                 )
             if index == 0:

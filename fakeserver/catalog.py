@@ -191,8 +191,8 @@ def preset_json(preset: Preset) -> JSONObject:
         "ID": preset.id,
         "Name": preset.name,
         "Parameters": parameters or None,
-        "Default": False,
+        "Default": preset.default,
         "DesiredPrebuildInstances": None,
-        "Description": "",
+        "Description": preset.description,
         "Icon": "",
     }

@@ -72,7 +72,13 @@ def _template(world: World, template_id: str) -> Document:
                 "archived": v.archived,
                 "import_status": v.job_status,
                 "presets": [
-                    {"id": p.id, "name": p.name, "parameters": dict(p.parameters)}
+                    {
+                        "id": p.id,
+                        "name": p.name,
+                        "parameters": dict(p.parameters),
+                        "default": p.default,
+                        "description": p.description,
+                    }
                     for p in world.presets.values()
                     if p.template_version_id == v.id
                 ],

@@ -32,15 +32,19 @@ class CoderHeaders:
         self.fake = fake
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
 
         async def dated(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too)
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
                 headers = MutableHeaders(scope=message)
                 headers["date"] = http_date(int(self.fake.world.now().timestamp()))
                 headers[BUILD_VERSION_HEADER] = CODER_VERSION
+            elif message["type"] == "websocket.accept":
+                extra = [(BUILD_VERSION_HEADER.encode(), CODER_VERSION.encode())]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 
         await self.app(scope, receive, dated)

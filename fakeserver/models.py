@@ -96,6 +96,8 @@ class Preset:
     template_version_id: str
     name: str
     parameters: dict[str, str] = field(default_factory=dict)
+    default: bool = False  # the one a client picks for the user (the web UI's prompt box)
+    description: str = ""
 
 
 @dataclass(slots=True)

@@ -308,9 +308,9 @@ def test_presets_keep_their_go_field_names(alice: httpx.Client, two_orgs: FakeCo
             "ID": PRESET_ID,
             "Name": "default",
             "Parameters": [{"Name": "model", "Value": "sonnet"}],
-            "Default": False,
+            "Default": True,
             "DesiredPrebuildInstances": None,
-            "Description": "",
+            "Description": "Sonnet, the usual model",
             "Icon": "",
         }
     ]

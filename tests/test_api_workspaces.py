@@ -16,6 +16,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from fakeserver import FakeCoder
+from fakeserver.buildinfo import CODER_VERSION as BUILD_VERSION
 from fakeserver.pytest_plugin import ServedFakeCoder
 
 
@@ -247,7 +248,10 @@ def test_following_over_a_real_socket_in_a_world_of_its_own(fake_coder_server: S
     with connect(url, additional_headers=alice_cookie(), open_timeout=10) as socket:
         received = [json.loads(message) for message in socket]
     assert socket.close_code == 1000
+    assert socket.response is not None
+    assert socket.response.headers["X-Coder-Build-Version"] == BUILD_VERSION  # the CLI checks the 101 too
     assert [log["stage"] for log in received][-1] == "Cleaning Up"
     with pytest.raises(InvalidStatus) as refused:
         connect(url, open_timeout=10)
     assert refused.value.response.status_code == 401
+    assert refused.value.response.headers["X-Coder-Build-Version"] == BUILD_VERSION

@@ -10,7 +10,9 @@ from fakeserver.query import (
     TASK_STATUSES,
     QueryError,
     TaskFilter,
+    TemplateFilter,
     parse_task_filter,
+    parse_template_filter,
     split_terms,
 )
 
@@ -290,3 +292,65 @@ def test_any_text_gives_a_filter_or_validations(query: str) -> None:
     if not isinstance(outcome, TaskFilter):
         assert outcome
         assert all(isinstance(validation, Validation) for validation in outcome)
+
+
+# The `q` of GET /api/v2/templates (searchquery.Templates).
+
+
+def template_filter(query: str) -> TemplateFilter:
+    return parse_template_filter(query, me=ME_ID, find_org_id=lambda name: ACME_ID if name == "acme" else None)
+
+
+def template_errors(query: str) -> list[Validation]:
+    with pytest.raises(QueryError) as raised:
+        template_filter(query)
+    return raised.value.validations
+
+
+def test_an_empty_template_query_filters_nothing() -> None:
+    assert template_filter("  ") == TemplateFilter()
+
+
+def test_bare_words_search_template_display_names_lowered_and_joined() -> None:
+    assert template_filter("Claude  Code") == TemplateFilter(fuzzy_display_name="claude code")
+
+
+@pytest.mark.parametrize(
+    ("spelling", "value"),
+    [("1", True), ("t", True), ("TRUE", True), ("True", True), ("0", False), ("f", False), ("False", False)],
+)
+def test_template_booleans_are_go_booleans_of_the_lowered_query(spelling: str, value: bool) -> None:
+    assert template_filter(f"has-ai-task:{spelling}").has_ai_task is value
+    assert template_filter(f"deprecated:{spelling}").deprecated is value
+
+
+@given(st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=8))
+def test_any_other_boolean_is_refused_with_strconvs_words(word: str) -> None:
+    if word in ("t", "f", "true", "false"):
+        return
+    assert template_errors(f"has-ai-task:{word}") == [
+        Validation(
+            "has-ai-task",
+            f'Query param "has-ai-task" must be a valid boolean: strconv.ParseBool: parsing "{word}": invalid syntax',
+        )
+    ]
+
+
+def test_template_keys_resolve_and_author_me_is_the_caller() -> None:
+    parsed = template_filter(f'organization:acme exact_name:"x" ids:{ALICE_ID},{ACME_ID} author:me')
+    assert parsed == TemplateFilter(
+        organization_id=ACME_ID, exact_name="x", ids=(ALICE_ID, ACME_ID), author_id=ME_ID, author_username=""
+    )
+
+
+def test_every_template_query_problem_is_reported_at_once() -> None:
+    assert template_errors("deleted:x name:a name:b flavour:mint") == [
+        Validation(
+            "deleted", 'Query param "deleted" must be a valid boolean: strconv.ParseBool: parsing "x": invalid syntax'
+        ),
+        Validation(
+            "name",
+            'Query param "name" provided more than once, found 2 times. Only provide 1 instance of this query param.',
+        ),
+        Validation("flavour", '"flavour" is not a valid query param'),
+    ]
