@@ -38,6 +38,7 @@ from fakeserver.models import (
     Workspace,
 )
 from fakeserver.names import complete_names
+from fakeserver.releases import LATEST, Release
 from fakeserver.timefmt import parse_time
 from fakeserver.world import (
     AGENT_NAME,
@@ -56,13 +57,16 @@ KNOWN_LISTED = 12  # names listed after a dangling reference
 TASK_SPACING = timedelta(minutes=10)  # fixture tasks without created_at, oldest first
 
 
-def build_world(fixtures: Fixtures, clock_mode: ClockMode = "manual", speed: float = 1.0) -> World:
+def build_world(
+    fixtures: Fixtures, clock_mode: ClockMode = "manual", speed: float = 1.0, release: Release = LATEST
+) -> World:
     start = fixtures.clock_start or (DEFAULT_MANUAL_START if clock_mode == "manual" else datetime.now(UTC))
     settings = fixtures.settings
     world = World(
         Clock(start, clock_mode, speed),
         seed=int(settings.get("seed", 0)),
         timings=Timings.from_mapping(settings.get("timings", {})),
+        release=release,
     )
     builder = _Builder(world, start)
     for entry in fixtures.organizations:

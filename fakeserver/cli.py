@@ -20,6 +20,7 @@ from fakeserver.cors import parse_origin
 from fakeserver.fake import FakeCoder
 from fakeserver.fixtures import FixtureError
 from fakeserver.guard import trusted_hosts
+from fakeserver.releases import LATEST, RELEASES, Release, markdown_table
 from fakeserver.routing import ConnectionDropped, request_log
 from fakeserver.server import WEBSOCKETS, listening_socket
 from fakeserver.worlds import DEFAULT_IDLE_SECONDS, DEFAULT_MAX_WORLDS, Worlds, WorldsApp, world_maker
@@ -102,9 +103,32 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help=f"answer 408 when a request body takes longer to arrive (default: {DEFAULT_BODY_TIMEOUT:g})",
     )
+    serve.add_argument(
+        "--coder-version",
+        type=release_argument,
+        default=LATEST,
+        metavar="RELEASE",
+        help=f"answer as this Coder release does ({', '.join(map(str, RELEASES))}; default: {LATEST}); "
+        "see `fakeserver releases`",
+    )
     serve.set_defaults(handler=serve_command)
     add_check_parser(commands)
+    releases = commands.add_parser("releases", help="what each Coder release the fake plays does differently")
+    releases.set_defaults(handler=releases_command)
     return parser
+
+
+def release_argument(text: str) -> Release:
+    try:
+        return Release.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def releases_command(args: argparse.Namespace) -> int:
+    """The table docs/releases.md shows (a test keeps them the same)."""
+    print(markdown_table(), end="")
+    return 0
 
 
 def serve_command(args: argparse.Namespace) -> int:
@@ -129,6 +153,7 @@ def serve_command(args: argparse.Namespace) -> int:
             cors_origins=[] if args.no_cors else args.cors_origins,
             body_timeout=args.body_timeout,
             allowed_hosts=trusted_hosts(args.host, args.allow_hosts),
+            coder_version=args.coder_version,
         )
     except FixtureError as error:
         print(f"fakeserver: bad fixture file: {error}", file=sys.stderr)
@@ -208,6 +233,7 @@ def banner(fake: FakeCoder, host: str, port: int) -> str:
         f"  API: http://{shown_host}:{port}/api/v2/tasks (and /api/experimental/tasks)",
         f"  dashboard: http://{shown_host}:{port}/__fake__/  clock: {fake.clock_mode}, speed {fake.speed:g}",
         f"  CORS: {describe_cors(fake.cors_origins)}",
+        f"  answers as Coder {fake.release} ({fake.release.version}; --coder-version to choose)",
         f"  worlds of their own: http://{shown_host}:{port}/w/<name>/api/v2/... (and /w/<name>/__fake__/)",
         "  users (send the token as the Coder-Session-Token header):",
     ]

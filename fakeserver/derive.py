@@ -122,8 +122,9 @@ def status_of(workspace: Workspace | None) -> TaskStatus:
     )
 
 
-def current_state_of(workspace: Workspace | None, status: str) -> dict[str, Any] | None:
-    """§3.2: the latest app status still relevant to the latest build, or a synthetic one."""
+def current_state_of(workspace: Workspace | None, status: str, failure_as_failed: bool = True) -> dict[str, Any] | None:
+    """§3.2: the latest app status still relevant to the latest build, or a synthetic one
+    (`failure_as_failed`: from Coder 2.32, the agent's `failure` shows as `failed`)."""
     if workspace is None or not workspace.builds:
         return None
     build = workspace.latest_build
@@ -131,7 +132,10 @@ def current_state_of(workspace: Workspace | None, status: str) -> dict[str, Any]
     # coderd shows it only if created strictly after a start build (`CreatedAt.After`): a tie is stale.
     if latest is not None and (build.transition != "start" or latest.created_at > build.created_at):
         return state_entry(
-            latest.created_at, "failed" if latest.state == "failure" else latest.state, latest.message, latest.uri
+            latest.created_at,
+            "failed" if latest.state == "failure" and failure_as_failed else latest.state,
+            latest.message,
+            latest.uri,
         )
     if status != "initializing":
         return None

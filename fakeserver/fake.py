@@ -24,6 +24,7 @@ from fakeserver.faults import Fault, Faults
 from fakeserver.fixtures import Fixtures, combine, default_fixture_path, load_fixtures, parse_fixture_text
 from fakeserver.journal import Journal, JournalEntry
 from fakeserver.models import AppState, Task
+from fakeserver.releases import LATEST, Release
 from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
@@ -58,6 +59,7 @@ class FakeCoder:
         cors_origins: Sequence[str] | None = None,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         allowed_hosts: frozenset[str] | None = None,
+        coder_version: str | Release = LATEST,
     ) -> None:
         from fakeserver.app import api_operations, build_app  # app.py builds routes around this class
 
@@ -72,7 +74,9 @@ class FakeCoder:
         self.allowed_hosts = allowed_hosts
         self.worlds: Worlds | None = None  # the named worlds served beside this one (worlds.py), if any
         self.lock = threading.RLock()  # requests and direct calls may come from different threads
-        self.world: World = build_world(self.fixtures, clock, speed)
+        # Which Coder release the API answers as (releases.py): `2.31` ... `2.36`, the latest by default.
+        self.release = coder_version if isinstance(coder_version, Release) else Release.parse(coder_version)
+        self.world: World = build_world(self.fixtures, clock, speed, self.release)
         self.journal = Journal()
         self.faults = Faults()
         self.api_operations: dict[str, CompiledOperation] = api_operations()
@@ -141,7 +145,7 @@ class FakeCoder:
         clock's mode and speed kept, the journal cleared (and the faults, for a reset)."""
         with self.lock:
             clock = self.world.clock
-            world = build_world(fixtures, clock.mode, clock.speed)  # raises before anything is replaced
+            world = build_world(fixtures, clock.mode, clock.speed, self.release)  # raises before anything is replaced
             self.fixtures, self.world = fixtures, world
             self.journal.clear()
             if clear_faults:

@@ -18,8 +18,6 @@ from typing import TYPE_CHECKING
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fakeserver.buildinfo import CODER_VERSION
-
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
 
@@ -41,9 +39,9 @@ class CoderHeaders:
             if message["type"] in ("http.response.start", "websocket.http.response.start"):
                 headers = MutableHeaders(scope=message)
                 headers["date"] = http_date(int(self.fake.world.now().timestamp()))
-                headers[BUILD_VERSION_HEADER] = CODER_VERSION
+                headers[BUILD_VERSION_HEADER] = self.fake.world.release.version
             elif message["type"] == "websocket.accept":
-                extra = [(BUILD_VERSION_HEADER.encode(), CODER_VERSION.encode())]
+                extra = [(BUILD_VERSION_HEADER.encode(), self.fake.world.release.version.encode())]
                 message = {**message, "headers": [*message.get("headers", []), *extra]}
             await send(message)
 

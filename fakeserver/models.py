@@ -29,7 +29,7 @@ Role = Literal["user", "agent"]
 
 # What is derived, never stored (derive.py): the spec's TaskStatus, TaskState and WorkspaceStatus.
 TaskStatus = Literal["pending", "initializing", "active", "paused", "error", "unknown"]
-TaskState = Literal["working", "idle", "complete", "failed"]
+TaskState = Literal["working", "idle", "complete", "failed", "failure"]  # failure: as Coder 2.31 shows it
 WorkspaceStatus = Literal[
     "pending", "starting", "running", "stopping", "stopped", "failed", "canceling", "canceled", "deleting", "deleted"
 ]

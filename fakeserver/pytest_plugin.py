@@ -35,6 +35,7 @@ from fakeserver.errors import NotFound
 from fakeserver.fake import FakeCoder, JSONObject
 from fakeserver.fixtures import FixtureError, default_fixture_path, load_fixtures
 from fakeserver.journal import JournalEntry
+from fakeserver.releases import LATEST, Release
 from fakeserver.server import FakeServer
 from fakeserver.spec import load_spec, spec_path
 from fakeserver.worlds import PREFIX as WORLDS_PREFIX
@@ -56,10 +57,16 @@ class Settings:
     clock: ClockMode = "manual"
     speed: float = 1.0
     validate_responses: bool = True
+    coder_version: str = str(LATEST)
 
     def options(self) -> dict[str, Any]:
         """`FakeCoder`'s keyword arguments."""
-        return {"clock": self.clock, "speed": self.speed, "validate_responses": self.validate_responses}
+        return {
+            "clock": self.clock,
+            "speed": self.speed,
+            "validate_responses": self.validate_responses,
+            "coder_version": self.coder_version,
+        }
 
 
 class PytestFakeCoder(FakeCoder):
@@ -292,9 +299,11 @@ def _settings_for(request: pytest.FixtureRequest) -> Settings:
 def _apply_marker(settings: Settings, marker: pytest.Mark, base: Path) -> Settings:
     if marker.args:
         _usage_error("takes keyword arguments only, e.g. fake_coder(fixtures=['world.yaml'])")
-    unknown = sorted(set(marker.kwargs) - {"fixtures", "clock", "speed", "validate_responses"})
+    unknown = sorted(set(marker.kwargs) - {"fixtures", "clock", "speed", "validate_responses", "coder_version"})
     if unknown:
-        _usage_error(f"unknown option {', '.join(unknown)}; use fixtures, clock, speed or validate_responses")
+        _usage_error(
+            f"unknown option {', '.join(unknown)}; use fixtures, clock, speed, validate_responses or coder_version"
+        )
     options = dict(marker.kwargs)
     if "fixtures" in options:
         options["fixtures"] = _fixture_paths(options["fixtures"], base)
@@ -304,6 +313,10 @@ def _apply_marker(settings: Settings, marker: pytest.Mark, base: Path) -> Settin
     speed = options.get("speed", settings.speed)
     if isinstance(speed, bool) or not isinstance(speed, int | float) or speed <= 0:
         _usage_error(f"speed must be a positive number, not {speed!r}")
+    try:
+        Release.parse(str(options.get("coder_version", settings.coder_version)))
+    except ValueError as error:
+        _usage_error(f"coder_version: {error}")
     if not isinstance(options.get("validate_responses", True), bool):
         _usage_error(f"validate_responses must be True or False, not {options['validate_responses']!r}")
     return replace(settings, **options)

@@ -10,9 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from fakeserver import derive
-from fakeserver.buildinfo import AGENT_API_VERSION, CODER_VERSION
+from fakeserver.buildinfo import AGENT_API_VERSION
 from fakeserver.catalog import derived_id
 from fakeserver.models import Agent, AppStatus, Build, Message, Task, Workspace
+from fakeserver.releases import FAILURE_SHOWN_AS_FAILED
 from fakeserver.timefmt import format_time
 from fakeserver.uuids import NIL_UUID
 from fakeserver.world import World
@@ -50,7 +51,7 @@ def _task_json(world: World, task: Task) -> JSONObject:
         "workspace_app_id": None,
         "initial_prompt": task.prompt,
         "status": status,
-        "current_state": derive.current_state_of(workspace, status),
+        "current_state": derive.current_state_of(workspace, status, world.release.has(FAILURE_SHOWN_AS_FAILED)),
         "created_at": format_time(task.created_at),
     }
     if owner.avatar_url:
@@ -120,7 +121,7 @@ def build_json(world: World, workspace: Workspace, build: Build) -> JSONObject:
         "job": _job_json(
             workspace, build, template.id, template.name, template.display_name, template.icon, version_name
         ),
-        "resources": resources_json(workspace, build),
+        "resources": resources_json(world, workspace, build),
         "deadline": None,
         "max_deadline": None,
         "status": derive.workspace_status(build.transition, build.job.status),
@@ -182,7 +183,7 @@ RESOURCE_TYPE = "docker_container"
 RESOURCE_ICON = "/icon/docker.png"
 
 
-def resources_json(workspace: Workspace, build: Build) -> list[JSONObject]:
+def resources_json(world: World, workspace: Workspace, build: Build) -> list[JSONObject]:
     agent = build.agent
     if agent is None:
         return []
@@ -198,15 +199,16 @@ def resources_json(workspace: Workspace, build: Build) -> list[JSONObject]:
             "name": agent.name,
             "hide": False,
             "icon": RESOURCE_ICON,
-            "agents": [agent_json(workspace, agent, resource_id, created_at)],
+            "agents": [agent_json(workspace, agent, resource_id, created_at, world.release.version)],
             "metadata": [],
             "daily_cost": 0,
         }
     ]
 
 
-def agent_json(workspace: Workspace, agent: Agent, resource_id: str, created_at: str) -> JSONObject:
-    """codersdk.WorkspaceAgent: a Linux agent with no scripts, hosting the task's app."""
+def agent_json(workspace: Workspace, agent: Agent, resource_id: str, created_at: str, version: str) -> JSONObject:
+    """codersdk.WorkspaceAgent: a Linux agent with no scripts, hosting the task's app (its
+    version is the server's, as after an upgrade)."""
     body: JSONObject = {
         "id": agent.id,
         "parent_id": None,
@@ -223,7 +225,7 @@ def agent_json(workspace: Workspace, agent: Agent, resource_id: str, created_at:
         "logs_overflowed": False,
         "directory": "/home/coder",
         "expanded_directory": "/home/coder",
-        "version": CODER_VERSION,
+        "version": version,
         "api_version": AGENT_API_VERSION,
         "apps": [app_json(workspace, agent)],
         "connection_timeout_seconds": 120,

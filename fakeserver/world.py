@@ -38,6 +38,7 @@ from fakeserver.models import (
     User,
     Workspace,
 )
+from fakeserver.releases import LATEST, Release
 from fakeserver.schedule import Schedule
 from fakeserver.uuids import parse_uuid
 
@@ -126,8 +127,9 @@ def new_agent(new_id: Callable[[], str], at: datetime) -> Agent:
 
 
 class World:
-    def __init__(self, clock: Clock, seed: int = 0, timings: Timings | None = None) -> None:
+    def __init__(self, clock: Clock, seed: int = 0, timings: Timings | None = None, release: Release = LATEST) -> None:
         self.clock = clock
+        self.release = release  # which Coder the API answers as (releases.py)
         # When the deployment was set up: the created_at of its organizations, users and templates
         # (the fixture builder moves it before the oldest task).
         self.founded_at = clock.now() - FOUNDING_LEAD

@@ -188,6 +188,7 @@ def world_maker(default: FakeCoder) -> Callable[[], FakeCoder]:
             cors_origins=default.cors_origins,
             body_timeout=default.body_timeout,
             allowed_hosts=default.allowed_hosts,
+            coder_version=default.release,
         )
 
     return make

@@ -16,8 +16,10 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from fakeserver import FakeCoder
-from fakeserver.buildinfo import CODER_VERSION as BUILD_VERSION
 from fakeserver.pytest_plugin import ServedFakeCoder
+from fakeserver.releases import LATEST
+
+BUILD_VERSION = LATEST.version
 
 
 def alice_cookie() -> dict[str, str]:

@@ -245,9 +245,15 @@ def test_the_marker_chooses_the_world_and_clock_closest_first(inner: pytest.Pyte
 
         def test_served_back_to_the_module_settings(fake_coder_server):
             assert fake_coder_server.clock()["mode"] == "manual"
+
+        @pytest.mark.fake_coder(coder_version="2.31")
+        def test_a_release_in_process_and_served(fake_coder, fake_coder_server):
+            assert fake_coder.client().get("/api/v2/buildinfo").json()["version"] == "v2.31.0"
+            with fake_coder_server.http_client() as client:
+                assert client.get("/api/v2/buildinfo").headers["X-Coder-Build-Version"] == "v2.31.0"
         """
     )
-    inner.runpytest().assert_outcomes(passed=5)
+    inner.runpytest().assert_outcomes(passed=6)
 
 
 def test_a_wrong_marker_fails_the_test_with_what_is_wrong(inner: pytest.Pytester) -> None:
@@ -266,15 +272,20 @@ def test_a_wrong_marker_fails_the_test_with_what_is_wrong(inner: pytest.Pytester
         @pytest.mark.fake_coder(fixtures=["missing.yaml"])
         def test_missing_file(fake_coder):
             pass
+
+        @pytest.mark.fake_coder(coder_version="2.40")
+        def test_release(fake_coder):
+            pass
         """
     )
     result = inner.runpytest()
-    result.assert_outcomes(errors=3)
+    result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(
         [
             "*fake_coder: clock must be 'manual' or 'real', not 'fast'*",
-            "*fake_coder: unknown option world; use fixtures, clock, speed or validate_responses*",
+            "*fake_coder: unknown option world; use fixtures, clock, speed, validate_responses or coder_version*",
             "*fakeserver: bad fixture file: *missing.yaml: (document): cannot read the file*",
+            "*fake_coder: coder_version: the fake does not play Coder 2.40*",
         ],
         consecutive=False,
     )

@@ -17,6 +17,7 @@ from fakeserver.handlers.lookup import caller_of
 from fakeserver.models import Agent, Task, Template, TemplateVersion, User, Workspace
 from fakeserver.names import DISPLAY_NAME_MAX_BYTES, complete_names, name_error
 from fakeserver.query import QueryError, TaskFilter, parse_task_filter
+from fakeserver.releases import SEND_WHILE_BUSY_CONFLICT
 from fakeserver.routing import Call, Handler, Reply
 from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_json
 from fakeserver.timefmt import format_time, parse_time
@@ -217,7 +218,8 @@ def send_task_input(call: Call) -> Reply:
     _require_active(derive.status_of(workspace), "send messages")
     agent, workspace = _reachable_agent(workspace)
     if fake_agent.is_busy(task):
-        raise ApiError(409, "Task app is not ready to accept input.", "Status: running")
+        status = 409 if call.world.release.has(SEND_WHILE_BUSY_CONFLICT) else 502
+        raise ApiError(status, "Task app is not ready to accept input.", "Status: running")
     fake_agent.receive(call.world, task, workspace, agent, text)
     return Reply(204)
 

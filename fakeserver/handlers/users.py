@@ -9,7 +9,7 @@ from fakeserver.routing import Call, Handler, Reply
 
 
 def get_build_info(call: Call) -> Reply:
-    return Reply(200, build_info(call.base_url()))
+    return Reply(200, build_info(call.world.release, call.base_url()))
 
 
 def get_user(call: Call) -> Reply:
