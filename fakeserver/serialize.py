@@ -16,20 +16,25 @@ from fakeserver.models import Agent, AppStatus, Build, Message, Task, Workspace
 from fakeserver.releases import FAILURE_SHOWN_AS_FAILED
 from fakeserver.timefmt import format_time
 from fakeserver.uuids import NIL_UUID
+from fakeserver.wire import Wire
 from fakeserver.world import World
 
 JSONObject = dict[str, Any]
 
 
-def task_json(world: World, task: Task) -> JSONObject:
-    """The task as the API shows it, computed once per change of the world (callers must not
-    change the dict they get: it is what the next call answers too)."""
+def task_wire(world: World, task: Task) -> Wire:
+    """The task as the API shows it, computed (and encoded, and checked) once per change of the
+    world: callers must not change what they get, it is what the next call answers too."""
     cached = world.wire_cache.get(task.id)
     if cached is not None and cached[0] == world.revision:
         return cached[1]
-    body = _task_json(world, task)
-    world.wire_cache[task.id] = (world.revision, body)
-    return body
+    wire = Wire(_task_json(world, task))
+    world.wire_cache[task.id] = (world.revision, wire)
+    return wire
+
+
+def task_json(world: World, task: Task) -> JSONObject:
+    return task_wire(world, task).value
 
 
 def _task_json(world: World, task: Task) -> JSONObject:

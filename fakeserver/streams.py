@@ -25,9 +25,10 @@ from fakeserver import lifecycle
 from fakeserver.auth import authenticate, request_token
 from fakeserver.errors import ApiError, FakeError, status_of
 from fakeserver.journal import JournalEntry, mask_token, masked_query
-from fakeserver.responses import coder_json, json_bytes, json_text
+from fakeserver.responses import coder_json
 from fakeserver.routing import Call, CompiledOperation, Host
 from fakeserver.spec import Spec, SpecError
+from fakeserver.wire import json_bytes, json_text
 from fakeserver.world import World
 
 POLL_SECONDS = 0.1  # how often an open stream looks at the world again

@@ -19,6 +19,7 @@ import jsonschema_rs
 from fakeserver import safejson
 from fakeserver.errors import ApiError, Validation
 from fakeserver.spec import JSON, Operation, Parameter, RequestBody, resolve
+from fakeserver.wire import Wire, WireList
 
 INVALID_QUERY = "Invalid query parameters."
 INVALID_PATH = "Invalid path parameter."
@@ -125,12 +126,49 @@ class ResponseValidator:
         components = document.get("components", {})
         self._operation_id = operation.operation_id
         self._text = operation.text_responses
+        self._components = components
+        self._document = document
         self._schemas = {
             status: (compile_schema(schema, components) if schema is not None else None)
             for status, schema in operation.responses.items()
         }
+        self._raw_schemas = dict(operation.responses)
+        self._by_ref: dict[str, jsonschema_rs.Validator] = {}
 
     def check(self, status: int, body: Any, media_type: str | None = None) -> None:
+        """Raises ResponseValidationError. A `Wire` (or a `WireList` in an envelope) is checked
+        against its schema once: the next answer that sends it unchanged relies on that."""
+        if isinstance(body, Wire):
+            self._check_wire(status, body, self._raw_schemas.get(status), "")
+            return
+        if isinstance(body, dict) and any(isinstance(value, WireList) for value in body.values()):
+            envelope = {key: [] if isinstance(value, WireList) else value for key, value in body.items()}
+            self._check_plain(status, envelope, media_type)
+            properties = resolve(self._document, self._raw_schemas.get(status) or {}).get("properties", {})
+            for key, value in body.items():
+                if isinstance(value, WireList):
+                    for index, item in enumerate(value.items):
+                        self._check_wire(status, item, properties.get(key, {}).get("items"), f"{key}/{index}")
+            return
+        self._check_plain(status, body, media_type)
+
+    def _check_wire(self, status: int, wire: Wire, schema: JSON | None, at: str) -> None:
+        ref = schema.get("$ref") if isinstance(schema, dict) else None
+        if not isinstance(ref, str):
+            raise ResponseValidationError(self._operation_id, status, "content", "a cached body needs a $ref schema")
+        if ref in wire.checked:
+            return
+        validator = self._by_ref.get(ref)
+        if validator is None:
+            validator = self._by_ref[ref] = compile_schema({"$ref": ref}, self._components)
+        if not validator.is_valid(wire.value):
+            error = next(iter(validator.iter_errors(wire.value)))
+            path = "/".join(str(part) for part in error.instance_path)
+            where = "/".join(part for part in (at, path) if part) or "(root)"
+            raise ResponseValidationError(self._operation_id, status, ref, f"{error.message} (at {where})")
+        wire.checked.add(ref)
+
+    def _check_plain(self, status: int, body: Any, media_type: str | None) -> None:
         if status not in self._schemas:
             raise ResponseValidationError(self._operation_id, status, "responses", "status is not declared")
         if media_type is not None:

@@ -44,6 +44,7 @@ from fakeserver.uuids import parse_uuid
 
 if TYPE_CHECKING:
     from fakeserver.agent import AgentRule
+    from fakeserver.wire import Wire
 
 
 @dataclass
@@ -152,7 +153,7 @@ class World:
         # Bumped by every mutator: what is derived from the records (a task's wire form) is
         # computed again only when this has moved (serialize.task_json).
         self.revision = 0
-        self.wire_cache: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.wire_cache: dict[str, tuple[int, Wire]] = {}
         self._users_by_name: dict[str, User] = {}
         self._users_by_token: dict[str, User] = {}
         self._agents_by_token: dict[str, Workspace] = {}

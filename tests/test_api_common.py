@@ -151,7 +151,7 @@ def test_unknown_route_is_404(alice: httpx.Client, path: str) -> None:
     response = alice.get(path)
     assert response.status_code == 404
     assert response.headers["content-type"] == JSON_TYPE
-    assert response.text == '{"message":"Route not found."}'
+    assert response.text == '{"message":"Route not found."}\n'
 
 
 @pytest.mark.parametrize(
@@ -279,7 +279,7 @@ def test_a_missing_handler_stops_the_fake(monkeypatch: pytest.MonkeyPatch) -> No
 def bad_task(call: Call) -> Reply:
     """The real answer with one field broken."""
     reply = REAL_GET_TASK(call)
-    return Reply(reply.status, {**reply.body, "status": "sleeping"})
+    return Reply(reply.status, {**reply.body.value, "status": "sleeping"})  # a task's cached Wire
 
 
 def teapot(call: Call) -> Reply:

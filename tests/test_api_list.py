@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -66,7 +67,7 @@ def test_empty_result_is_an_empty_array_not_null(tmp_path: Any) -> None:
     with FakeCoder([path]).client("carol") as carol:
         response = carol.get("/api/v2/tasks")
     assert response.status_code == 200
-    assert response.text == '{"tasks":[],"count":0}'
+    assert response.text == '{"tasks":[],"count":0}\n'
 
 
 def test_a_new_task_comes_first(fake: FakeCoder, alice: httpx.Client) -> None:
@@ -244,3 +245,45 @@ def test_every_problem_is_reported_at_once(admin: httpx.Client) -> None:
 def test_a_repeated_q_parameter_uses_the_first(admin: httpx.Client) -> None:
     response = admin.get("/api/v2/tasks?q=owner:alice&q=owner:bob")
     assert [task["name"] for task in response.json()["tasks"]] == ALICE_TASKS
+
+
+# A list is assembled from each task's cached wire form (fakeserver/wire.py).
+
+
+def test_a_list_is_the_same_bytes_as_encoding_it_afresh(admin: httpx.Client, fake: FakeCoder) -> None:
+    fake.report_status("alice/fix-login-bug", "working", 'Quotes " \\ <tags> & ünïcode ✓ \u2028')
+    response = admin.get("/api/v2/tasks")
+    body = response.json()
+    fresh = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    go_escaped = fresh.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    assert response.content == go_escaped.replace("\u2028", "\\u2028").encode() + b"\n"
+    assert b"\\u003ctags\\u003e \\u0026 \xc3\xbcn\xc3\xafcode \xe2\x9c\x93 \\u2028" in response.content
+    for task in body["tasks"]:
+        one = admin.get(f"/api/v2/tasks/{task['owner_name']}/{task['id']}")
+        assert one.json() == task
+        assert one.content.rstrip(b"\n") in response.content  # the very fragment the list joins
+
+
+def test_a_bad_task_in_a_list_still_fails_loudly(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fakeserver import serialize
+    from fakeserver.validation import ResponseValidationError
+
+    fresh = serialize._task_json
+
+    def broken(world: Any, task: Any) -> dict[str, Any]:
+        body = fresh(world, task)
+        return {**body, "status": "sleeping"} if task.name == "write-docs" else body
+
+    monkeypatch.setattr(serialize, "_task_json", broken)
+    with FakeCoder().client("alice") as alice, pytest.raises(ResponseValidationError) as raised:
+        alice.get("/api/v2/tasks")
+    assert raised.value.location == "#/components/schemas/Task"
+    assert "(at tasks/1/status)" in raised.value.reason
+
+
+def test_a_changed_task_is_encoded_and_checked_again(alice: httpx.Client, fake: FakeCoder) -> None:
+    before = listing(alice)["tasks"]
+    fake.report_status("alice/fix-login-bug", "idle", "Done for now")
+    after = {task["name"]: task for task in listing(alice)["tasks"]}
+    assert after["fix-login-bug"]["current_state"]["message"] == "Done for now"
+    assert [task["name"] for task in before] == list(after)

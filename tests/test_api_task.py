@@ -424,7 +424,7 @@ def test_no_snapshot_yet(fake: FakeCoder, status: str) -> None:
     with fake.client(owner) as client:
         response = client.get(f"/api/v2/tasks/me/{task_id}/logs")
     assert response.status_code == 200
-    assert response.text == '{"logs":[],"snapshot":true}'
+    assert response.text == '{"logs":[],"snapshot":true}\n'  # Go's Encoder ends with a newline
 
 
 @pytest.mark.parametrize("status", ["error", "unknown"])

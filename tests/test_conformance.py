@@ -144,7 +144,7 @@ def test_a_response_that_breaks_the_schema_is_reported(monkeypatch: pytest.Monke
     def get_task_without_status(call: Call) -> Reply:
         reply = original(call)
         if reply.status == 200:
-            reply.body = {key: value for key, value in reply.body.items() if key != "status"}
+            reply.body = {key: value for key, value in reply.body.value.items() if key != "status"}
         return reply
 
     original = API_HANDLERS["getTask"]

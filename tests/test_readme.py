@@ -45,12 +45,13 @@ def test_readme_curl_walk_through_answers_what_it_promises(tmp_path: Path) -> No
         )
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line]
-    created, active, sent, live, paused, snapshot, resumed, again = lines
-    assert created.endswith(" 201") and '"status":"pending"' in created
+    # coderd ends each JSON answer with a newline, so `-w` prints each status on a line of its own
+    created, created_code, active, sent, live, paused, paused_code, snapshot, resumed, resumed_code, again = lines
+    assert created_code == "201" and '"status":"pending"' in created
     assert '"status":"active"' in active and '"state":"idle"' in active
     assert sent == "204"
     assert '"logs":[' in live and '"snapshot"' not in live
-    assert paused.endswith(" 202") and '"transition":"stop"' in paused
+    assert paused_code == "202" and '"transition":"stop"' in paused
     assert '"snapshot":true' in snapshot
-    assert resumed.endswith(" 202") and '"reason":"task_resume"' in resumed
+    assert resumed_code == "202" and '"reason":"task_resume"' in resumed
     assert '"status":"active"' in again

@@ -19,9 +19,10 @@ from fakeserver.names import DISPLAY_NAME_MAX_BYTES, complete_names, name_error
 from fakeserver.query import QueryError, TaskFilter, parse_task_filter
 from fakeserver.releases import SEND_WHILE_BUSY_CONFLICT
 from fakeserver.routing import Call, Handler, Reply
-from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_json
+from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_wire
 from fakeserver.timefmt import format_time, parse_time
 from fakeserver.uuids import NIL_UUID, parse_uuid
+from fakeserver.wire import WireList
 from fakeserver.world import World
 
 TEMPLATE_VERSION_NOT_FOUND = "Template version not found or you do not have access to this resource"
@@ -71,10 +72,10 @@ def list_tasks(call: Call) -> Reply:
         key=lambda task: task.created_at,
         reverse=True,
     )
-    bodies = [task_json(world, task) for task in tasks]
+    wires = [task_wire(world, task) for task in tasks]
     if task_filter.status is not None:
-        bodies = [body for body in bodies if body["status"] == task_filter.status]
-    return Reply(200, {"tasks": bodies, "count": len(bodies)})
+        wires = [wire for wire in wires if wire.value["status"] == task_filter.status]
+    return Reply(200, {"tasks": WireList(wires), "count": len(wires)})
 
 
 def _task_filter(world: World, caller: User, query: str) -> TaskFilter:
@@ -133,7 +134,7 @@ def create_task(call: Call) -> Reply:
     world.add_task(task, None)
     call.task_id = task.id
     world.create_workspace(task, template, caller, preset_id)
-    return Reply(201, task_json(world, task))
+    return Reply(201, task_wire(world, task))
 
 
 def _visible_version(world: World, caller: User, version_id: str) -> TemplateVersion:
@@ -185,7 +186,7 @@ def get_task(call: Call) -> Reply:
     task = resolve_task(call)
     if task.workspace_id is None:
         raise ApiError(500, "Internal error fetching task.", "Task workspace ID is invalid.")
-    return Reply(200, task_json(call.world, task))
+    return Reply(200, task_wire(call.world, task))
 
 
 def delete_task(call: Call) -> Reply:
