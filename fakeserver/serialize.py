@@ -25,11 +25,9 @@ JSONObject = dict[str, Any]
 def task_wire(world: World, task: Task) -> Wire:
     """The task as the API shows it, computed (and encoded, and checked) once per change of the
     world: callers must not change what they get, it is what the next call answers too."""
-    cached = world.wire_cache.get(task.id)
-    if cached is not None and cached[0] == world.revision:
-        return cached[1]
-    wire = Wire(_task_json(world, task))
-    world.wire_cache[task.id] = (world.revision, wire)
+    wire = world.wire_cache.get(task.id)
+    if wire is None:
+        wire = world.wire_cache[task.id] = Wire(_task_json(world, task))
     return wire
 
 

@@ -147,17 +147,28 @@ class ResponseValidator:
             properties = resolve(self._document, self._raw_schemas.get(status) or {}).get("properties", {})
             for key, value in body.items():
                 if isinstance(value, WireList):
-                    for index, item in enumerate(value.items):
-                        self._check_wire(status, item, properties.get(key, {}).get("items"), f"{key}/{index}")
+                    self._check_wires(status, value.items, properties.get(key, {}).get("items"), key)
             return
         self._check_plain(status, body, media_type)
 
     def _check_wire(self, status: int, wire: Wire, schema: JSON | None, at: str) -> None:
+        ref = self._ref_of(status, schema)
+        if ref not in wire.checked:
+            self._check_against(status, ref, wire, at)
+
+    def _check_wires(self, status: int, wires: list[Wire], schema: JSON | None, at: str) -> None:
+        ref = self._ref_of(status, schema)
+        for index, wire in enumerate(wires):
+            if ref not in wire.checked:
+                self._check_against(status, ref, wire, f"{at}/{index}")
+
+    def _ref_of(self, status: int, schema: JSON | None) -> str:
         ref = schema.get("$ref") if isinstance(schema, dict) else None
         if not isinstance(ref, str):
             raise ResponseValidationError(self._operation_id, status, "content", "a cached body needs a $ref schema")
-        if ref in wire.checked:
-            return
+        return ref
+
+    def _check_against(self, status: int, ref: str, wire: Wire, at: str) -> None:
         validator = self._by_ref.get(ref)
         if validator is None:
             validator = self._by_ref[ref] = compile_schema({"$ref": ref}, self._components)

@@ -27,17 +27,14 @@ def json_bytes(body: Any) -> bytes:
 
 @dataclass(eq=False)
 class Wire:
-    """A JSON object with its encoding, made when first needed. Its value must not be changed."""
+    """A JSON object and its encoding. Its value must not be changed."""
 
     value: dict[str, Any]
     checked: set[str] = field(default_factory=set)  # the schema references it is known to satisfy
-    _encoded: bytes | None = None
+    encoded: bytes = field(init=False)
 
-    @property
-    def encoded(self) -> bytes:
-        if self._encoded is None:
-            self._encoded = json_bytes(self.value)
-        return self._encoded
+    def __post_init__(self) -> None:
+        self.encoded = json_bytes(self.value)
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,5 +57,5 @@ def encode(body: Any) -> bytes:
 
 def _encode_value(value: Any) -> bytes:
     if isinstance(value, WireList):
-        return b"[" + b",".join(item.encoded for item in value.items) + b"]"
+        return b"[" + b",".join([item.encoded for item in value.items]) + b"]"
     return json_bytes(value)

@@ -150,10 +150,10 @@ class World:
         # The lifecycle's schedule (see lifecycle.py): a heap of (due, entry, workspace id), the live
         # entry of each scheduled workspace, and the workspaces changed since their step was worked out.
         self.schedule = Schedule()
-        # Bumped by every mutator: what is derived from the records (a task's wire form) is
-        # computed again only when this has moved (serialize.task_json).
-        self.revision = 0
-        self.wire_cache: dict[str, tuple[int, Wire]] = {}
+        # Each task's wire form (serialize.task_wire), kept until a mutator changes one of the
+        # records it derives from: the mutators drop it themselves (the task's, its workspace's),
+        # or drop them all (users, organizations, templates).
+        self.wire_cache: dict[str, Wire] = {}
         self._users_by_name: dict[str, User] = {}
         self._users_by_token: dict[str, User] = {}
         self._agents_by_token: dict[str, Workspace] = {}
@@ -183,10 +183,21 @@ class World:
     def now(self) -> datetime:
         return self.clock.now()
 
+    def _changed_task(self, task_id: str) -> None:
+        self.wire_cache.pop(task_id, None)
+
+    def _changed_workspace(self, workspace_id: str) -> None:
+        workspace = self.workspaces.get(workspace_id)
+        if workspace is not None:
+            self.wire_cache.pop(workspace.task_id, None)
+
+    def _changed_catalog(self) -> None:
+        self.wire_cache.clear()
+
     def touch(self, workspace_id: str) -> None:
         """A workspace's records changed: what happens next to it must be worked out again, and a
         held workspace moves on from here (someone acted on it)."""
-        self.revision += 1
+        self._changed_workspace(workspace_id)
         self.schedule.touch(workspace_id)
         workspace = self.workspaces.get(workspace_id)
         if workspace is not None:
@@ -195,30 +206,30 @@ class World:
     # adding records (fixtures and create)
 
     def add_organization(self, organization: Organization) -> None:
-        self.revision += 1
+        self._changed_catalog()
         self.organizations[organization.id] = organization
 
     def add_user(self, user: User) -> None:
-        self.revision += 1
+        self._changed_catalog()
         self.users[user.id] = user
         self._users_by_name[user.username.lower()] = user
         for token in user.tokens:
             self._users_by_token[token] = user
 
     def add_template(self, template: Template) -> None:
-        self.revision += 1
+        self._changed_catalog()
         self.templates[template.id] = template
 
     def add_version(self, version: TemplateVersion) -> None:
-        self.revision += 1
+        self._changed_catalog()
         self.versions[version.id] = version
 
     def add_preset(self, preset: Preset) -> None:
-        self.revision += 1
+        self._changed_catalog()
         self.presets[preset.id] = preset
 
     def add_task(self, task: Task, workspace: Workspace | None) -> None:
-        self.revision += 1
+        self._changed_task(task.id)
         self.tasks[task.id] = task
         if task.deleted_at is None:
             self._live_tasks_by_name[(task.owner_id, task.name.lower())] = task
@@ -393,16 +404,16 @@ class World:
             self.touch(task.workspace_id)
 
     def save_snapshot(self, task: Task, snapshot: Snapshot) -> None:
-        self.revision += 1
+        self._changed_task(task.id)
         task.snapshot = snapshot
 
     def set_prompt(self, task: Task, prompt: str) -> None:
-        self.revision += 1
+        self._changed_task(task.id)
         task.prompt = prompt
 
     def provision_agent(self, workspace: Workspace, build: Build) -> Agent:
         """What the provisioner creates when a start build succeeds: one agent hosting the task app."""
-        self.revision += 1
+        self._changed_workspace(workspace.id)
         agent = new_agent(self.new_id, self.now())
         build.agent = agent
         self._index_agent(workspace, build)
@@ -411,7 +422,7 @@ class World:
     def report_app_status(
         self, workspace: Workspace, agent: Agent, state: AppState, message: str, uri: str
     ) -> AppStatus:
-        self.revision += 1
+        self._changed_workspace(workspace.id)
         status = AppStatus(
             id=self.new_id(),
             state=state,
@@ -425,20 +436,20 @@ class World:
         return status
 
     def append_message(self, task: Task, role: Role, content: str) -> Message:
-        self.revision += 1
+        self._changed_task(task.id)
         message = Message(id=len(task.conversation), role=role, content=content, time=self.now())
         task.conversation.append(message)
         return message
 
     def delete_task(self, task: Task) -> None:
-        self.revision += 1
+        self._changed_task(task.id)
         task.deleted_at = self.now()
         task.snapshot = None
         self._live_tasks_by_name.pop((task.owner_id, task.name.lower()), None)
 
     def mark_workspace_deleted(self, workspace: Workspace) -> None:
         """Its delete build succeeded: the name is free again."""
-        self.revision += 1
+        self._changed_workspace(workspace.id)
         workspace.deleted = True
         key = (workspace.owner_id, workspace.name.lower())
         if self._workspaces_by_name.get(key) is workspace:

@@ -432,7 +432,7 @@ class TasksMachine(RuleBasedStateMachine):
 
     @invariant()
     def the_cached_wire_form_of_every_task_is_a_fresh_one(self) -> None:
-        """task_json answers from a cache keyed by the world's revision: it must never be stale."""
+        """task_json answers from a cache the world's mutators drop entries of: it must never be stale."""
         from fakeserver import serialize
 
         world = self.fake.world

@@ -7,6 +7,7 @@ same status codes and messages.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fakeserver import agent as fake_agent
@@ -67,12 +68,7 @@ def list_tasks(call: Call) -> Reply:
     world = call.world
     caller = caller_of(call)
     task_filter = _task_filter(world, caller, call.params.get("q", ""))
-    tasks = sorted(
-        (task for task in world.live_tasks() if can_read(caller, task) and _owner_and_org_match(task, task_filter)),
-        key=lambda task: task.created_at,
-        reverse=True,
-    )
-    wires = [task_wire(world, task) for task in tasks]
+    wires = [task_wire(world, task) for task in _listed_tasks(world, caller, task_filter)]
     if task_filter.status is not None:
         wires = [wire for wire in wires if wire.value["status"] == task_filter.status]
     return Reply(200, {"tasks": WireList(wires), "count": len(wires)})
@@ -93,10 +89,26 @@ def _task_filter(world: World, caller: User, query: str) -> TaskFilter:
         raise ApiError(400, "Invalid task search query.", validations=error.validations) from None
 
 
-def _owner_and_org_match(task: Task, task_filter: TaskFilter) -> bool:
-    if task_filter.owner_id is not None and task.owner_id != task_filter.owner_id:
-        return False
-    return task_filter.organization_id is None or task.organization_id == task_filter.organization_id
+def _listed_tasks(world: World, caller: User, task_filter: TaskFilter) -> list[Task]:
+    """The live tasks the caller may read that match the owner and organization, newest first."""
+    owner_id = task_filter.owner_id
+    if not caller.is_owner:  # a member reads only their own tasks
+        if owner_id not in (None, caller.id):
+            return []
+        owner_id = caller.id
+    organization_id = task_filter.organization_id
+    tasks = [
+        task
+        for task in world.live_tasks()
+        if (owner_id is None or task.owner_id == owner_id)
+        and (organization_id is None or task.organization_id == organization_id)
+    ]
+    tasks.sort(key=_created_at, reverse=True)
+    return tasks
+
+
+def _created_at(task: Task) -> datetime:
+    return task.created_at
 
 
 def create_task(call: Call) -> Reply:
