@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache, lru_cache
 from importlib import resources
@@ -58,16 +58,31 @@ def format_path(path: FixturePath) -> str:
     return text
 
 
-@dataclass(frozen=True)
 class Source:
-    """Where one fixture document came from, and the line of each value in it."""
+    """Where one fixture document came from, and the line of each value in it.
 
-    file: str
-    lines: dict[FixturePath, int] = field(repr=False)
+    The lines are worked out from the text only when an error needs one: a world of 100,000
+    tasks kept for its resets would otherwise keep a line for each of millions of values.
+    """
+
+    def __init__(self, file: str, text: str, lines: dict[FixturePath, int] | None = None) -> None:
+        self.file = file
+        self._text = text
+        self._lines = lines
+
+    @property
+    def lines(self) -> dict[FixturePath, int]:
+        if self._lines is None:
+            node = yaml.compose(self._text, Loader=FAST_YAML_LOADER)  # the text parsed before: no error
+            self._lines = {}
+            if node is not None:
+                _collect_lines(node, (), self._lines)
+        return self._lines
 
     def error(self, path: FixturePath, reason: str) -> FixtureError:
+        lines = self.lines
         for end in range(len(path), -1, -1):  # the deepest value that has a line
-            line = self.lines.get(path[:end])
+            line = lines.get(path[:end])
             if line is not None:
                 return FixtureError(self.file, line, path, reason)
         return FixtureError(self.file, None, path, reason)
@@ -156,16 +171,14 @@ def parse_fixture_text(text: str, name: str) -> tuple[dict[str, Any], Source]:
         raise FixtureError(name, None, (), f"a value cannot be read: {reason}") from None
     if "\\u" in text or "\\U" in text:  # only an escape can make an unpaired surrogate
         document = without_lone_surrogates(document)
-    lines: dict[FixturePath, int] = {}
-    if node is not None:
-        _collect_lines(node, (), lines)
-    source = Source(name, lines)
+    source = Source(name, text)
     if document is None:
         raise source.error((), f"the document is empty: {EMPTY_HINT}")
     if not isinstance(document, dict):
         raise source.error((), "a fixture file is a mapping of sections (settings, users, templates, tasks...)")
-    errors = sorted(_schema().iter_errors(document), key=lambda e: lines.get(_error_path(e), 0))
+    errors = list(_schema().iter_errors(document))
     if errors:
+        errors.sort(key=lambda e: source.lines.get(_error_path(e), 0))
         first, *rest = (source.error(_error_path(error), _reason(error)) for error in errors[:MAX_REPORTED])
         raise FixtureError(first.file, first.line, first.path, first.reason, rest)
     return document, source
