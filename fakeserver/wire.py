@@ -50,12 +50,23 @@ def encode(body: Any) -> bytes:
     if isinstance(body, Wire):
         return body.encoded + b"\n"
     if isinstance(body, dict) and any(isinstance(value, WireList) for value in body.values()):
-        members = (json_bytes(key) + b":" + _encode_value(value) for key, value in body.items())
-        return b"{" + b",".join(members) + b"}\n"
+        return b"".join(_parts(body))  # one copy of what may be megabytes of fragments
     return json_bytes(body) + b"\n"
 
 
-def _encode_value(value: Any) -> bytes:
-    if isinstance(value, WireList):
-        return b"[" + b",".join([item.encoded for item in value.items]) + b"]"
-    return json_bytes(value)
+def _parts(body: dict[str, Any]) -> list[bytes]:
+    parts: list[bytes] = []
+    for key, value in body.items():
+        parts.append(b"," if parts else b"{")
+        parts.append(json_bytes(key) + b":")
+        if isinstance(value, WireList):
+            parts.append(b"[")
+            for index, item in enumerate(value.items):
+                if index:
+                    parts.append(b",")
+                parts.append(item.encoded)
+            parts.append(b"]")
+        else:
+            parts.append(json_bytes(value))
+    parts.append(b"}\n")
+    return parts
