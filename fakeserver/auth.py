@@ -70,9 +70,13 @@ def _first_cookie(headers: list[str], name: str) -> str:
 
 
 def authenticate(world: World, schemes: tuple[str, ...], request: HTTPConnection) -> Principal:
+    return authenticate_token(world, schemes, request_token(request) if schemes else "")
+
+
+def authenticate_token(world: World, schemes: tuple[str, ...], token: str) -> Principal:
+    """The caller a token names (its reading, `request_token`, done once per request by the caller)."""
     if not schemes:
         return ANONYMOUS
-    token = request_token(request)
     if AGENT_SCHEME in schemes:
         return authenticate_agent(world, token)
     return authenticate_user(world, token)

@@ -391,7 +391,7 @@ def schemathesis_settings(options: CheckOptions, target: Target, wfc_path: str) 
             dictionaries.pop(name)
             parameters.pop(next(key for key, value in parameters.items() if value["dictionary"] == name))
     probability = parameters["path.user"]["probability"]
-    operations: list[dict[str, Any]] = []
+    operations: list[dict[str, Any]] = list(settings.get("operations", []))
     if target.agent_task:
         # The agent may act on its own task only; any other id is 404.
         dictionaries["agent-task"] = {"values": [target.agent_task]}

@@ -80,7 +80,9 @@ class StrictCORSMiddleware(CORSMiddleware):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         origin = Headers(scope=scope).get("origin") if scope["type"] == "http" else None
-        if origin is None or self.is_allowed_origin(origin):
+        if origin is None and scope["type"] == "http":  # what Starlette does then: `Vary: Origin`, no more
+            await self.app(scope, receive, functools.partial(vary_on_origin, send=send))
+        elif origin is None or self.is_allowed_origin(origin):
             await super().__call__(scope, receive, send)
         elif scope["method"] == "OPTIONS" and "access-control-request-method" in Headers(scope=scope):
             response = PlainTextResponse(

@@ -16,13 +16,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
+from starlette.datastructures import QueryParams
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from fakeserver import lifecycle
-from fakeserver.auth import Principal, authenticate, request_token
+from fakeserver.auth import Principal, authenticate_token, request_token
 from fakeserver.bodies import BodyTimeout, has_body, read_at_most
 from fakeserver.errors import ApiError, FakeError, envelope, status_of
 from fakeserver.journal import Journal, JournalEntry, mask_token, masked_query
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 
 
 _UNREAD = object()
+NO_QUERY: Mapping[str, str] = QueryParams()
 logger = logging.getLogger("fakeserver")
 request_log = logging.getLogger("fakeserver.requests")  # one line per request: `serve --log-requests`
 
@@ -88,6 +90,19 @@ class Exchange:
     raw_body: bytes = b""
     principal: Principal | None = None
     call: Call | None = None
+    _token: str | None = None
+
+    @property
+    def query(self) -> Mapping[str, str]:
+        """The query parameters; most requests have none, and parsing nothing still costs."""
+        return self.request.query_params if self.request.scope.get("query_string") else NO_QUERY
+
+    @property
+    def token(self) -> str:
+        """The request's token, read once (authentication and the journal both want it)."""
+        if self._token is None:
+            self._token = request_token(self.request)
+        return self._token
 
     @property
     def user(self) -> str:
@@ -202,7 +217,7 @@ class OperationEndpoint:
             return DroppedConnection()
         injected = next((fault for fault in faults if fault.status is not None), None)
         try:
-            exchange.raw_body, refusal = await self._read_body(host, request)
+            exchange.raw_body, refusal = await self._read_body(host, exchange)
         except ClientDisconnect:
             logger.warning("%s %s: the client went away before its body arrived", request.method, request.url.path)
             return empty(400)  # nobody reads it
@@ -224,7 +239,7 @@ class OperationEndpoint:
         with host.lock:  # counting a fault's calls and drawing its chances change it
             return host.faults.for_call(self.operation.operation_id)
 
-    async def _read_body(self, host: Host, request: Request) -> tuple[bytes, Reply | None]:
+    async def _read_body(self, host: Host, exchange: Exchange) -> tuple[bytes, Reply | None]:
         """The body, read only for an operation that takes one and a caller who is let in; or the
         answer that refuses it (too large, too slow).
 
@@ -232,7 +247,8 @@ class OperationEndpoint:
         then refuses it with coderd's 400, in coderd's order of checks.
         """
         body = self.operation.request_body
-        if body is None or not has_body(request) or not self._caller_is_let_in(host, request):
+        request = exchange.request
+        if body is None or not has_body(request) or not self._caller_is_let_in(host, exchange.token):
             return b"", None
         try:
             raw = await read_at_most(request, body.read_limit + 1, host.body_timeout)
@@ -243,11 +259,11 @@ class OperationEndpoint:
             return b"", Reply(413, envelope("Request body too large.", detail))
         return raw, None
 
-    def _caller_is_let_in(self, host: Host, request: Request) -> bool:
+    def _caller_is_let_in(self, host: Host, token: str) -> bool:
         """Whether authentication will pass: a caller it refuses gets its 401 with the body unread."""
         with host.lock:
             try:
-                authenticate(host.world, self.operation.security, request)
+                authenticate_token(host.world, self.operation.security, token)
             except ApiError:
                 return False
         return True
@@ -259,8 +275,8 @@ class OperationEndpoint:
         try:
             if self._journaled:  # the control plane's actions catch up themselves (a reset must not need to)
                 lifecycle.catch_up(host.world)
-            exchange.principal = authenticate(host.world, self.operation.security, request)
-            params = self._requests.parameters(request.path_params, request.query_params)
+            exchange.principal = authenticate_token(host.world, self.operation.security, exchange.token)
+            params = self._requests.parameters(request.path_params, exchange.query)
             raw_body = exchange.raw_body
             call = exchange.call = Call(
                 host,
@@ -292,12 +308,12 @@ class OperationEndpoint:
                 time=host.world.now(),
                 method=request.method,
                 path=request.scope["path"],
-                query=masked_query(dict(request.query_params)),
+                query=masked_query(dict(exchange.query)),
                 request_bytes=exchange.raw_body,
                 operation_id=self.operation.operation_id,
                 task_id=exchange.call.task_id if exchange.call is not None else None,
                 user=exchange.user,
-                token=mask_token(request_token(request)),
+                token=mask_token(exchange.token),
                 status=reply.status,
                 response_bytes=response_body,
                 duration_ms=(time.perf_counter() - exchange.started) * 1000,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Final
 
 from fakeserver.gotext import go_quote
 
 NIL_UUID: Final = "00000000-0000-0000-0000-000000000000"
+_CANONICAL: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX_DIGITS: Final = frozenset(b"0123456789abcdefABCDEF")
 _UUID_DASH_OFFSETS: Final = (8, 13, 18, 23)
 
@@ -18,6 +20,8 @@ def parse_uuid(value: str) -> str | None:
     uuid.UUID alone is too lenient to decide this: it also takes `0x` prefixes, `_` and stray
     dashes, which the server would treat as a username. Go measures lengths in UTF-8 bytes.
     """
+    if _CANONICAL.fullmatch(value):  # the form every client sends: no need to look closer
+        return value.lower()
     raw = value.encode("utf-8", "surrogatepass")
     if len(raw) == 32:
         hex_digits = raw
