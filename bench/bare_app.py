@@ -25,12 +25,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from fakeserver.wire import json_bytes
+
 JSON_MEDIA_TYPE = "application/json; charset=utf-8"  # what fakeserver.responses sends
 
 
 def dumps(document: Any) -> bytes:
-    """The fake's serialization (fakeserver.responses.coder_json)."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """The fake's serialization, done afresh (coderd's: Go's HTML escapes, a trailing newline)."""
+    return json_bytes(document) + b"\n"
 
 
 def build_app(bodies: dict[str, str]) -> Starlette:
