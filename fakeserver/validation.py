@@ -11,7 +11,7 @@ every response without showing up in the request budget.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import jsonschema_rs
@@ -27,6 +27,28 @@ INVALID_PATH = "Invalid path parameter."
 # Errors the Go JSON decoder itself raises (a value of the wrong type, an
 # unparsable UUID or time): coderd answers them with the body's decode message.
 _DECODER_ERROR_KINDS = ("Type", "Format")
+
+
+class Schema:
+    """A schema compiled when first used, once per process: of the many operations and statuses
+    of the spec, a test run calls few, and compiling them all would slow every first fake."""
+
+    def __init__(self, schema: JSON, components: JSON) -> None:
+        self._schema = schema
+        self._components = components
+        self._compiled: jsonschema_rs.Validator | None = None
+
+    @property
+    def _validator(self) -> jsonschema_rs.Validator:
+        if self._compiled is None:
+            self._compiled = compile_schema(self._schema, self._components)
+        return self._compiled
+
+    def is_valid(self, value: Any) -> bool:
+        return bool(self._validator.is_valid(value))
+
+    def iter_errors(self, value: Any) -> Iterator[jsonschema_rs.ValidationError]:
+        return iter(self._validator.iter_errors(value))
 
 
 def compile_schema(schema: JSON, components: JSON) -> jsonschema_rs.Validator:
@@ -52,14 +74,14 @@ class RequestValidator:
         components = document.get("components", {})
         self._operation = operation
         self._parameters = [
-            (parameter, compile_schema(parameter.schema, components))
+            (parameter, Schema(parameter.schema, components))
             for parameter in operation.parameters
             if parameter.location in ("path", "query")
         ]
         self._declared_query = {p.name for p in operation.parameters if p.location == "query"}
         body = operation.request_body
         self._body = body
-        self._body_schema = compile_schema(body.schema, components) if body else None
+        self._body_schema = Schema(body.schema, components) if body else None
         self._body_properties: JSON = resolve(document, body.schema).get("properties", {}) if body else {}
 
     def parameters(self, path: Mapping[str, str], query: Mapping[str, str]) -> dict[str, str]:
@@ -129,11 +151,11 @@ class ResponseValidator:
         self._components = components
         self._document = document
         self._schemas = {
-            status: (compile_schema(schema, components) if schema is not None else None)
+            status: (Schema(schema, components) if schema is not None else None)
             for status, schema in operation.responses.items()
         }
         self._raw_schemas = dict(operation.responses)
-        self._by_ref: dict[str, jsonschema_rs.Validator] = {}
+        self._by_ref: dict[str, Schema] = {}
 
     def check(self, status: int, body: Any, media_type: str | None = None) -> None:
         """Raises ResponseValidationError. A `Wire` (or a `WireList` in an envelope) is checked
@@ -171,7 +193,7 @@ class ResponseValidator:
     def _check_against(self, status: int, ref: str, wire: Wire, at: str) -> None:
         validator = self._by_ref.get(ref)
         if validator is None:
-            validator = self._by_ref[ref] = compile_schema({"$ref": ref}, self._components)
+            validator = self._by_ref[ref] = Schema({"$ref": ref}, self._components)
         if not validator.is_valid(wire.value):
             error = next(iter(validator.iter_errors(wire.value)))
             path = "/".join(str(part) for part in error.instance_path)
@@ -208,7 +230,7 @@ def first_value(values: Mapping[str, str], name: str) -> str:
     return found[0] if found else ""
 
 
-def _first_error(validator: jsonschema_rs.Validator, value: str) -> str:
+def _first_error(validator: Schema, value: str) -> str:
     return next(iter(validator.iter_errors(value))).message
 
 
