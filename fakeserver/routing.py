@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -51,6 +51,7 @@ class Host(Protocol):
     faults: Faults
     validate_responses: bool
     body_timeout: float
+    cors_origins: Sequence[str] | None  # which pages may call it (cors.py); a WebSocket checks it too
 
 
 @dataclass

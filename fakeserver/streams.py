@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import anyio
 from starlette.routing import WebSocketRoute
@@ -23,7 +24,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from fakeserver import lifecycle
 from fakeserver.auth import authenticate, request_token
+from fakeserver.cors import origin_allowed
 from fakeserver.errors import ApiError, FakeError, status_of
+from fakeserver.gotext import go_quote
 from fakeserver.journal import JournalEntry, mask_token, masked_query
 from fakeserver.responses import coder_json
 from fakeserver.routing import Call, CompiledOperation, Host
@@ -93,7 +96,9 @@ class StreamEndpoint:
             lifecycle.catch_up(host.world)
             principal = authenticate(host.world, self.operation.security, websocket)
             params = self._requests.parameters(websocket.path_params, websocket.query_params)
-            return self._handler(Call(host, params, principal, lambda: None))
+            stream = self._handler(Call(host, params, principal, lambda: None))
+            _check_origin(host, websocket)  # coder/websocket's Accept checks it last, after the handler's lookups
+            return stream
         except ApiError as error:
             return error
         except FakeError as error:
@@ -144,6 +149,19 @@ class StreamEndpoint:
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
         )
+
+
+def _check_origin(host: Host, websocket: WebSocket) -> None:
+    """A page of another origin may not open the socket (its cookie would carry the user's token),
+    unless CORS lets that origin call the fake: coder/websocket's rule, with the fake's CORS."""
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return
+    origin_host = urlsplit(origin).netloc
+    host_header = websocket.headers.get("host", "")
+    if origin_host.lower() == host_header.lower() or origin_allowed(host.cors_origins)(origin):
+        return
+    raise ApiError(403, f"request Origin {go_quote(origin)} is not authorized for Host {go_quote(host_header)}")
 
 
 def _username(host: Host, websocket: WebSocket) -> str:

@@ -257,3 +257,23 @@ def test_following_over_a_real_socket_in_a_world_of_its_own(fake_coder_server: S
         connect(url, open_timeout=10)
     assert refused.value.response.status_code == 401
     assert refused.value.response.headers["X-Coder-Build-Version"] == BUILD_VERSION
+
+
+def test_a_page_of_a_foreign_origin_cannot_open_the_stream(fake: FakeCoder, alice: httpx.Client) -> None:
+    """Its cookie would carry the user's token: coder/websocket refuses it, and so does the fake,
+    unless CORS lets that origin call the fake (any localhost page, by default)."""
+    from starlette.testclient import WebSocketDenialResponse
+
+    build_id = workspace_of(alice, get_task(alice, ACTIVE_ID))["latest_build"]["id"]
+    path = f"/api/v2/workspacebuilds/{build_id}/logs?follow"
+    with TestClient(fake.app) as client:  # its WebSockets say `Host: testserver`
+        foreign = {**alice_cookie(), "origin": "https://evil.example"}
+        with pytest.raises(WebSocketDenialResponse) as refused, client.websocket_connect(path, headers=foreign):
+            pass
+        assert refused.value.status_code == 403
+        assert refused.value.json() == {
+            "message": 'request Origin "https://evil.example" is not authorized for Host "testserver"'
+        }
+        for origin in ("http://testserver", "http://localhost:5173"):  # the same host; a local dev server
+            with client.websocket_connect(path, headers={**alice_cookie(), "origin": origin}) as socket:
+                assert socket.receive_json()["id"] == 1
