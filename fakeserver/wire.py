@@ -16,9 +16,13 @@ from typing import Any
 _GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
+# One encoder for every body: `json.dumps` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_text(body: Any) -> str:
     """A JSON value as coderd encodes it: compact, UTF-8, HTML characters escaped."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).translate(_GO_ESCAPES)
+    return _ENCODER.encode(body).translate(_GO_ESCAPES)
 
 
 def json_bytes(body: Any) -> bytes:
