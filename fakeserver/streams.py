@@ -132,6 +132,8 @@ class StreamEndpoint:
         """The upgrade request, in the journal like any other call: 101 when accepted."""
         status = opened.status if isinstance(opened, ApiError) else 101
         response = json_bytes(opened.body()) if isinstance(opened, ApiError) else b""
+        token = request_token(websocket)
+        user = host.world.user_by_token(token) if token else None
         host.journal.record(
             JournalEntry(
                 id=host.journal.next_id(),
@@ -142,8 +144,8 @@ class StreamEndpoint:
                 request_bytes=b"",
                 operation_id=self.operation.operation_id,
                 task_id=None,
-                user=_username(host, websocket),
-                token=mask_token(request_token(websocket)),
+                user=user.username if user is not None else "",
+                token=mask_token(token),
                 status=status,
                 response_bytes=response,
                 duration_ms=(time.perf_counter() - started) * 1000,
@@ -162,11 +164,6 @@ def _check_origin(host: Host, websocket: WebSocket) -> None:
     if origin_host.lower() == host_header.lower() or origin_allowed(host.cors_origins)(origin):
         return
     raise ApiError(403, f"request Origin {go_quote(origin)} is not authorized for Host {go_quote(host_header)}")
-
-
-def _username(host: Host, websocket: WebSocket) -> str:
-    user = host.world.user_by_token(request_token(websocket))
-    return user.username if user is not None else ""
 
 
 async def _wait_for_disconnect(websocket: WebSocket, scope: anyio.CancelScope) -> None:

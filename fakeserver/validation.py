@@ -161,7 +161,7 @@ class ResponseValidator:
         """Raises ResponseValidationError. A `Wire` (or a `WireList` in an envelope) is checked
         against its schema once: the next answer that sends it unchanged relies on that."""
         if isinstance(body, Wire):
-            self._check_wire(status, body, self._raw_schemas.get(status), "")
+            self._check_wire(status, self._ref_of(status, self._raw_schemas.get(status)), body, "")
             return
         if isinstance(body, dict) and any(isinstance(value, WireList) for value in body.values()):
             envelope = {key: [] if isinstance(value, WireList) else value for key, value in body.items()}
@@ -169,20 +169,11 @@ class ResponseValidator:
             properties = resolve(self._document, self._raw_schemas.get(status) or {}).get("properties", {})
             for key, value in body.items():
                 if isinstance(value, WireList):
-                    self._check_wires(status, value.items, properties.get(key, {}).get("items"), key)
+                    ref = self._ref_of(status, properties.get(key, {}).get("items"))
+                    for index, item in enumerate(value.items):
+                        self._check_wire(status, ref, item, f"{key}/{index}")
             return
         self._check_plain(status, body, media_type)
-
-    def _check_wire(self, status: int, wire: Wire, schema: JSON | None, at: str) -> None:
-        ref = self._ref_of(status, schema)
-        if ref not in wire.checked:
-            self._check_against(status, ref, wire, at)
-
-    def _check_wires(self, status: int, wires: list[Wire], schema: JSON | None, at: str) -> None:
-        ref = self._ref_of(status, schema)
-        for index, wire in enumerate(wires):
-            if ref not in wire.checked:
-                self._check_against(status, ref, wire, f"{at}/{index}")
 
     def _ref_of(self, status: int, schema: JSON | None) -> str:
         ref = schema.get("$ref") if isinstance(schema, dict) else None
@@ -190,7 +181,9 @@ class ResponseValidator:
             raise ResponseValidationError(self._operation_id, status, "content", "a cached body needs a $ref schema")
         return ref
 
-    def _check_against(self, status: int, ref: str, wire: Wire, at: str) -> None:
+    def _check_wire(self, status: int, ref: str, wire: Wire, at: str) -> None:
+        if ref in wire.checked:
+            return
         validator = self._by_ref.get(ref)
         if validator is None:
             validator = self._by_ref[ref] = Schema({"$ref": ref}, self._components)

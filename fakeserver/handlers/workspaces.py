@@ -91,11 +91,7 @@ def get_workspace_build_logs(call: Call) -> Reply:
     _, build = build_param(call)
     after = logs_cursor(call)
     if "follow" in call.params:
-        raise ApiError(
-            400,
-            "Failed to accept websocket.",
-            'WebSocket protocol violation: Connection header "" does not contain Upgrade',
-        )
+        raise ApiError(400, "Failed to accept websocket.", NOT_AN_UPGRADE)
     return Reply(200, [log.to_json() for log in logs_after(build, after)])
 
 
