@@ -8,22 +8,17 @@ derived from the record's own id, so they are stable without drawing from the wo
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
-from fakeserver.models import Organization, Preset, Template, TemplateVersion, User
+from fakeserver.models import Job, Organization, Preset, Template, TemplateVersion, User
+from fakeserver.serialize import provisioner_job_json
 from fakeserver.timefmt import format_time
-from fakeserver.uuids import NIL_UUID
+from fakeserver.uuids import NIL_UUID, derived_id
 from fakeserver.world import World
 
 JSONObject = dict[str, Any]
 IMPLICIT_ROLES = frozenset({"member"})  # every user has it; coderd does not list it
 ONE_HOUR_MS = 3_600_000
-
-
-def derived_id(record_id: str, purpose: str) -> str:
-    """A stable id for something the fake does not store, derived from the record it belongs to."""
-    return str(uuid.uuid5(uuid.UUID(record_id), purpose))
 
 
 def user_json(world: World, user: User) -> JSONObject:
@@ -153,35 +148,33 @@ def version_json(world: World, version: TemplateVersion) -> JSONObject:
 
 
 def _import_job_json(world: World, version: TemplateVersion, template: Template, author: User | None) -> JSONObject:
-    founded = format_time(world.founded_at)
-    body: JSONObject = {
-        "id": derived_id(version.id, "import job"),
-        "created_at": founded,
-        "status": version.job_status,
-        "file_id": derived_id(version.id, "file"),
-        "tags": {"scope": "organization", "owner": ""},
-        "queue_position": 0,
-        "queue_size": 0,
-        "organization_id": version.organization_id,
-        "initiator_id": author.id if author else NIL_UUID,
-        "input": {"template_version_id": version.id},
-        "type": "template_version_import",
-        "metadata": {
-            "template_version_name": version.name,
-            "template_id": template.id,
-            "template_name": template.name,
-            "template_display_name": template.display_name,
-            "template_icon": template.icon,
-        },
-        "logs_overflowed": False,
+    """The job that imported the version, run when the deployment was set up."""
+    founded = world.founded_at
+    status = version.job_status
+    job = Job(
+        id=derived_id(version.id, "import job"),
+        file_id=derived_id(version.id, "file"),
+        created_at=founded,
+        status=status,
+        started_at=founded if status != "pending" else None,
+        completed_at=founded if status in ("succeeded", "failed", "canceled") else None,
+        canceled_at=founded if status == "canceled" else None,
+    )
+    metadata = {
+        "template_version_name": version.name,
+        "template_id": template.id,
+        "template_name": template.name,
+        "template_display_name": template.display_name,
+        "template_icon": template.icon,
     }
-    if version.job_status != "pending":
-        body["started_at"] = founded
-    if version.job_status in ("succeeded", "failed", "canceled"):
-        body["completed_at"] = founded
-    if version.job_status == "canceled":
-        body["canceled_at"] = founded
-    return body
+    return provisioner_job_json(
+        job,
+        organization_id=version.organization_id,
+        initiator_id=author.id if author else NIL_UUID,
+        job_input={"template_version_id": version.id},
+        job_type="template_version_import",
+        metadata=metadata,
+    )
 
 
 def preset_json(preset: Preset) -> JSONObject:

@@ -11,11 +11,10 @@ from typing import Any
 
 from fakeserver import derive
 from fakeserver.buildinfo import AGENT_API_VERSION
-from fakeserver.catalog import derived_id
-from fakeserver.models import Agent, AppStatus, Build, Message, Task, Workspace
+from fakeserver.models import Agent, AppStatus, Build, Job, Message, Task, Workspace
 from fakeserver.releases import FAILURE_SHOWN_AS_FAILED
 from fakeserver.timefmt import format_time
-from fakeserver.uuids import NIL_UUID
+from fakeserver.uuids import NIL_UUID, derived_id
 from fakeserver.wire import Wire
 from fakeserver.world import World
 
@@ -305,7 +304,36 @@ def _job_json(
     template_icon: str,
     version_name: str,
 ) -> JSONObject:
-    job = build.job
+    metadata = {
+        "template_version_name": version_name,
+        "template_id": template_id,
+        "template_name": template_name,
+        "template_display_name": template_display_name,
+        "template_icon": template_icon,
+        "workspace_id": workspace.id,
+        "workspace_name": workspace.name,
+    }
+    return provisioner_job_json(
+        build.job,
+        organization_id=workspace.organization_id,
+        initiator_id=build.initiator_id,
+        job_input={"workspace_build_id": build.id},
+        job_type="workspace_build",
+        metadata=metadata,
+    )
+
+
+def provisioner_job_json(
+    job: Job,
+    *,
+    organization_id: str,
+    initiator_id: str,
+    job_input: JSONObject,
+    job_type: str,
+    metadata: JSONObject,
+) -> JSONObject:
+    """codersdk.ProvisionerJob, of a workspace build or a version's import: taken at once by the
+    fake's one provisioner, its times present once they happened (`omitempty`)."""
     body: JSONObject = {
         "id": job.id,
         "created_at": format_time(job.created_at),
@@ -314,19 +342,11 @@ def _job_json(
         "tags": {"scope": "organization", "owner": ""},
         "queue_position": 0,
         "queue_size": 0,
-        "organization_id": workspace.organization_id,
-        "initiator_id": build.initiator_id,
-        "input": {"workspace_build_id": build.id},
-        "type": "workspace_build",
-        "metadata": {
-            "template_version_name": version_name,
-            "template_id": template_id,
-            "template_name": template_name,
-            "template_display_name": template_display_name,
-            "template_icon": template_icon,
-            "workspace_id": workspace.id,
-            "workspace_name": workspace.name,
-        },
+        "organization_id": organization_id,
+        "initiator_id": initiator_id,
+        "input": job_input,
+        "type": job_type,
+        "metadata": metadata,
         "logs_overflowed": False,
     }
     for key, moment in (

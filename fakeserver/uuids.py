@@ -47,6 +47,12 @@ def _dashed_uuid_body(raw: bytes) -> bytes | None:
     return None
 
 
+def derived_id(record_id: str, purpose: str) -> str:
+    """A stable id for something the fake does not store, derived from the record it belongs to
+    (no draw from the world's ids, so it is the same after a reset or a load)."""
+    return str(uuid.uuid5(uuid.UUID(record_id), purpose))
+
+
 def uuid_error(value: str) -> str:
     """google/uuid's error for a value its `Parse` refuses ("" when it accepts it): coderd puts
     it in the detail of a bad UUID path parameter."""
