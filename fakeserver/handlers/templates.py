@@ -18,11 +18,12 @@ def list_templates(call: Call) -> Reply:
     world = call.world
     caller = caller_of(call)
     template_filter = _template_filter(world, caller, call.params.get("q", ""))
+    author = world.template_author()
     templates = sorted(
         (
             template
             for template in world.templates.values()
-            if can_read_template(caller, template) and _matches(world, template, template_filter)
+            if can_read_template(caller, template) and _matches(world, template, author, template_filter)
         ),
         key=lambda template: (template.name, template.id),
     )
@@ -40,11 +41,10 @@ def _template_filter(world: World, caller: User, query: str) -> TemplateFilter:
         raise ApiError(400, "Invalid template search query.", validations=error.validations) from None
 
 
-def _matches(world: World, template: Template, f: TemplateFilter) -> bool:
+def _matches(world: World, template: Template, author: User | None, f: TemplateFilter) -> bool:
     """GetTemplatesWithFilter's WHERE clause; `has-ai-task` is that of the active version."""
     name, display_name = template.name.lower(), template.display_name.lower()
     active = world.versions.get(template.active_version_id)
-    author = world.template_author()
     checks = (
         not f.deleted,  # the fake deletes no templates
         f.organization_id is None or template.organization_id == f.organization_id,
