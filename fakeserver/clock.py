@@ -74,10 +74,35 @@ class Clock:
         if moment > self._base:
             self._base = moment
 
-    def pin(self, moment: datetime | None) -> None:
-        """Hold `now()` at `moment` while a due action runs; `None` releases it."""
+    def pin(self, moment: datetime | None) -> datetime | None:
+        """Hold `now()` at `moment` while a due action runs; `None` releases it. Returns what was
+        pinned before, for the caller to put back."""
+        previous = self._pinned
         self._pinned = moment
+        return previous
+
+    def held(self) -> HeldReading:
+        """`with clock.held():` every `now()` inside gives the one reading taken on entry."""
+        return HeldReading(self)
 
     def _rebase(self) -> None:
         self._base = self.now() if self._pinned is None else self._pinned
         self._base_tick = self._monotonic()
+
+
+class HeldReading:
+    """One reading of the clock for a whole call of the Coder API: its changes share one moment,
+    as the rows of one coderd transaction would, and the clock is read once, not at every
+    timestamp. Steps that fall due meanwhile still pin their own moment (`lifecycle`)."""
+
+    __slots__ = ("_clock", "_previous")
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._previous: datetime | None = None
+
+    def __enter__(self) -> None:
+        self._previous = self._clock.pin(self._clock.now())
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._clock.pin(self._previous)

@@ -98,6 +98,10 @@ class StrictCORSMiddleware(CORSMiddleware):
 async def vary_on_origin(message: Message, send: Send) -> None:
     """The answer depends on the Origin header: caches must not serve it to another origin."""
     if message["type"] == "http.response.start":
-        headers = MutableHeaders(scope=message)
-        headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+        raw = message.get("headers", ())
+        if any(key.lower() == b"vary" for key, _ in raw):
+            headers = MutableHeaders(scope=message)
+            headers["Vary"] = ", ".join([*headers.getlist("Vary"), "Origin"])
+        else:  # the usual case: no header map to build
+            message = {**message, "headers": [*raw, (b"vary", b"Origin")]}
     await send(message)

@@ -15,13 +15,12 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
 
-BUILD_VERSION_HEADER = "x-coder-build-version"
+BUILD_VERSION_HEADER = b"x-coder-build-version"
 
 
 class CoderHeaders:
@@ -35,20 +34,23 @@ class CoderHeaders:
             return
 
         async def dated(message: Message) -> None:
-            # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too)
-            if message["type"] in ("http.response.start", "websocket.http.response.start"):
-                headers = MutableHeaders(scope=message)
-                headers["date"] = http_date(int(self.fake.world.now().timestamp()))
-                headers[BUILD_VERSION_HEADER] = self.fake.world.release.version
-            elif message["type"] == "websocket.accept":
-                extra = [(BUILD_VERSION_HEADER.encode(), self.fake.world.release.version.encode())]
-                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
+            # Nothing inside writes these headers, so they are appended, not replaced.
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.http.response.start"):
+                world = self.fake.world
+                date = http_date(int(world.now().timestamp()))
+                extra = [(b"date", date), (BUILD_VERSION_HEADER, world.release.version.encode())]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            elif kind == "websocket.accept":
+                extra = [(BUILD_VERSION_HEADER, self.fake.world.release.version.encode())]
+                message = {**message, "headers": [*message.get("headers", ()), *extra]}
             await send(message)
 
         await self.app(scope, receive, dated)
 
 
-@lru_cache(maxsize=256)  # one string a second of fake time
-def http_date(timestamp: int) -> str:
+@lru_cache(maxsize=256)  # one value a second of fake time
+def http_date(timestamp: int) -> bytes:
     """RFC 9110's IMF-fixdate: `Mon, 05 Jan 2026 09:00:00 GMT`."""
-    return format_datetime(datetime.fromtimestamp(timestamp, UTC), usegmt=True)
+    return format_datetime(datetime.fromtimestamp(timestamp, UTC), usegmt=True).encode("ascii")

@@ -44,11 +44,11 @@ def catch_up(world: World) -> int:
 def run_until(world: World, target: datetime) -> int:
     applied = 0
     while (step := earliest_step(world)) is not None and step.due <= target:
-        world.clock.pin(max(step.due, world.clock.now()) if world.clock.mode == "manual" else step.due)
+        held = world.clock.pin(max(step.due, world.clock.now()) if world.clock.mode == "manual" else step.due)
         try:
             step.apply()
         finally:
-            world.clock.pin(None)
+            world.clock.pin(held)  # a call's reading of the clock, if one is held (clock.HeldReading)
         applied += 1
         if applied > MAX_STEPS_PER_RUN:
             raise RuntimeError("lifecycle steps do not converge")

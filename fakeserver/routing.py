@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -210,33 +210,44 @@ class OperationEndpoint:
         """faults → body → (catch up → authenticate → parameters → handler) → check → encode → record."""
         exchange = Exchange(request, time.perf_counter())
         host: Host = request.app.state.fake  # routes are shared by every app; each app knows its fake
-        faults = self._faults_for(host)
-        delay = sum(fault.delay_seconds() for fault in faults)
-        if delay:
-            await anyio.sleep(delay)
-        if any(fault.drop for fault in faults):
-            return DroppedConnection()
-        injected = next((fault for fault in faults if fault.status is not None), None)
+        injected: Fault | None = None
+        if self._journaled and len(host.faults):  # the control plane cannot be faulted
+            faults = self._faults_for(host)
+            delay = sum(fault.delay_seconds() for fault in faults)
+            if delay:
+                await anyio.sleep(delay)
+            if any(fault.drop for fault in faults):
+                return DroppedConnection()
+            injected = next((fault for fault in faults if fault.status is not None), None)
         try:
             exchange.raw_body, refusal = await self._read_body(host, exchange)
         except ClientDisconnect:
             logger.warning("%s %s: the client went away before its body arrived", request.method, request.url.path)
             return empty(400)  # nobody reads it
-        with host.lock:
+        with host.lock, self._reading(host):
             outcome = self._run(host, exchange, refusal or injected)
-        reply = outcome if isinstance(outcome, Reply) else await outcome
-        with host.lock:
-            if host.validate_responses:
-                self._responses.check(reply.status, reply.body, reply.media_type)
-            response = _response(reply)
-            if self._journaled:
-                self._record(host, exchange, reply, bytes(response.body))
-        _log(exchange, reply)
+            if isinstance(outcome, Reply):
+                response = self._answer(host, exchange, outcome)
+        if not isinstance(outcome, Reply):  # a waiting handler: it waited with the lock released
+            outcome = await outcome
+            with host.lock, self._reading(host):
+                response = self._answer(host, exchange, outcome)
+        _log(exchange, outcome)
+        return response
+
+    def _reading(self, host: Host) -> AbstractContextManager[None]:
+        """A Coder API call sees one moment of the clock; the control plane moves the clock itself."""
+        return host.world.clock.held() if self._journaled else nullcontext()
+
+    def _answer(self, host: Host, exchange: Exchange, reply: Reply) -> Response:
+        if host.validate_responses:
+            self._responses.check(reply.status, reply.body, reply.media_type)
+        response = _response(reply)
+        if self._journaled:
+            self._record(host, exchange, reply, bytes(response.body))
         return response
 
     def _faults_for(self, host: Host) -> list[Fault]:
-        if not self._journaled:  # the control plane cannot be faulted
-            return []
         with host.lock:  # counting a fault's calls and drawing its chances change it
             return host.faults.for_call(self.operation.operation_id)
 
