@@ -20,11 +20,9 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.auth import SCHEMES
-from fakeserver.cors import cors_middleware, origin_allowed
-from fakeserver.guard import BrowserWrites, TrustedHosts
+from fakeserver.frontdoor import FrontDoor
 from fakeserver.handlers import API_HANDLERS, STREAM_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
-from fakeserver.headers import CoderHeaders
 from fakeserver.responses import coder_json
 from fakeserver.routing import AnyHandler, CompiledOperation, build_routes, check_bindings, compile_operations
 from fakeserver.spec import SpecError, load_spec, spec_path
@@ -84,12 +82,7 @@ def build_app(fake: FakeCoder) -> Starlette:
     routes = shared_routes(tuple(API_HANDLERS.items()), tuple(CONTROL_HANDLERS.items()))
     app = Starlette(
         routes=list(routes),
-        middleware=[  # outermost first: the Host is trusted before an Origin is compared with it
-            Middleware(TrustedHosts, hosts=lambda: fake.allowed_hosts),
-            Middleware(CoderHeaders, fake=fake),
-            *cors_middleware(fake.cors_origins),
-            Middleware(BrowserWrites, origin_allowed=origin_allowed(fake.cors_origins)),
-        ],
+        middleware=[Middleware(FrontDoor, fake=fake)],
         exception_handlers={HTTPException: http_error, Exception: server_error},
     )
     app.state.fake = fake

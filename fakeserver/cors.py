@@ -15,10 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
-from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import PlainTextResponse
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 ANY_ORIGIN = "*"
 LOCALHOST_ORIGINS = r"https?://(?:(?:[a-z0-9-]+\.)*localhost|127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?"
@@ -48,11 +47,12 @@ def origin_allowed(origins: Sequence[str] | None) -> Callable[[str], bool]:
     return StrictCORSMiddleware(_no_app, **_cors_options(origins)).is_allowed_origin
 
 
-def cors_middleware(origins: Sequence[str] | None) -> list[Middleware]:
-    """None: any localhost origin; an empty sequence: no CORS at all; else these origins (`*`: any)."""
+def cors_layer(app: ASGIApp, origins: Sequence[str] | None) -> ASGIApp | None:
+    """`app` behind CORS, or None when there is none. `origins` None: any localhost origin; an empty
+    sequence: no CORS at all; else these origins (`*`: any)."""
     if origins is not None and not origins:
-        return []
-    return [Middleware(StrictCORSMiddleware, **_cors_options(origins))]
+        return None
+    return StrictCORSMiddleware(app, **_cors_options(origins))
 
 
 def _cors_options(origins: Sequence[str] | None) -> dict[str, Any]:

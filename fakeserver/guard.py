@@ -1,10 +1,10 @@
 """Who may talk to a served fake. Its control plane has no token and its tokens are well known,
 so it trusts the network no further than a loopback address does.
 
-- `TrustedHosts`: only requests whose `Host` names a loopback host (or one the user added
+- trusted hosts: only requests whose `Host` names a loopback host (or one the user added
   with `serve --allow-host`) are answered. A DNS-rebinding page reaches 127.0.0.1 under a name
   of its own; it gets 400, not the world's tokens.
-- `BrowserWrites`: a page can send a "simple" cross-site request (a form post, or `text/plain`)
+- browser writes: a page can send a "simple" cross-site request (a form post, or `text/plain`)
   without a preflight, so CORS hides only the answer, not the effect. A control-plane write that
   carries an `Origin` the fake does not allow (nor its own) gets 403, and a control-plane POST,
   PUT or PATCH must say
@@ -13,7 +13,8 @@ so it trusts the network no further than a loopback address does.
   it (no Origin check): its writes need a user's token.
 
 Both answer in Coder's envelope. They stand outside the operations (no spec declares these
-statuses) because they are about where a request comes from, not what it asks.
+statuses) because they are about where a request comes from, not what it asks: the front door
+(frontdoor.py) applies them to every request.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from fakeserver.responses import coder_json
@@ -60,65 +61,48 @@ def is_trusted(host: str, trusted: frozenset[str]) -> bool:
 WS_POLICY_VIOLATION = 1008
 
 
-class TrustedHosts:
-    """Refuse a request whose `Host` is not trusted. `hosts()` is read per request: None trusts any
-    (a fake that is not served has no network to be reached from), and so does a request that
-    came through an in-process transport."""
-
-    def __init__(self, app: ASGIApp, hosts: Callable[[], frozenset[str] | None]) -> None:
-        self.app = app
-        self.hosts = hosts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        trusted = self.hosts()
-        if scope["type"] in ("http", "websocket") and trusted is not None and not scope.get(IN_PROCESS):
-            host = host_name(Headers(scope=scope).get("host", ""))
-            if not is_trusted(host, trusted):
-                detail = (
-                    f"fakeserver answers only to {', '.join(sorted(trusted))} (a guard against DNS rebinding); "
-                    f"start it with --allow-host {host or 'NAME'} to answer to {host or 'a name'} too."
-                )
-                if scope["type"] == "websocket":
-                    await WebSocket(scope, receive, send).close(WS_POLICY_VIOLATION, "Invalid host header.")
-                else:
-                    await coder_json(400, {"message": "Invalid host header.", "detail": detail})(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-class BrowserWrites:
-    """Refuse control-plane writes from pages of foreign origins, and those a page could send
-    without a preflight."""
-
-    def __init__(self, app: ASGIApp, origin_allowed: Callable[[str], bool]) -> None:
-        self.app = app
-        self.origin_allowed = origin_allowed
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS and scope["path"].startswith(CONTROL_PREFIX):
-            refusal = self.refusal(scope)
-            if refusal is not None:
-                status, body = refusal
-                await coder_json(status, body)(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-    def refusal(self, scope: Scope) -> tuple[int, dict[str, str]] | None:
-        headers = Headers(scope=scope)
-        origin = headers.get("origin")
-        if origin is not None and not self._same_origin(origin, headers) and not self.origin_allowed(origin.lower()):
-            detail = f"A page of {origin} may not change the fake; start it with --cors-origin {origin} to allow it."
-            return 403, {"message": "Cross-origin request refused.", "detail": detail}
-        content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-        if scope["method"] in BODY_METHODS and content_type in SIMPLE_CONTENT_TYPES:
-            detail = (
-                "Control-plane writes need Content-Type: application/json (a state upload may also be "
-                "application/yaml), so that no web page can send them without the browser asking first."
-            )
-            return 415, {"message": "Unsupported media type.", "detail": detail}
+def untrusted_host(scope: Scope, headers: Headers, trusted: frozenset[str] | None) -> str | None:
+    """The host a request names when it must not be answered, else None. `trusted` None trusts
+    any (a fake that is not served has no network to be reached from), and so does a request
+    that came through an in-process transport."""
+    if trusted is None or scope.get(IN_PROCESS):
         return None
+    host = host_name(headers.get("host", ""))
+    return None if is_trusted(host, trusted) else host
 
-    @staticmethod
-    def _same_origin(origin: str, headers: Headers) -> bool:
-        """The fake's own pages (the dashboard) write to it: their origin's host is the request's `Host`."""
-        return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()
+
+async def refuse_host(scope: Scope, receive: Receive, send: Send, host: str, trusted: frozenset[str]) -> None:
+    detail = (
+        f"fakeserver answers only to {', '.join(sorted(trusted))} (a guard against DNS rebinding); "
+        f"start it with --allow-host {host or 'NAME'} to answer to {host or 'a name'} too."
+    )
+    if scope["type"] == "websocket":
+        await WebSocket(scope, receive, send).close(WS_POLICY_VIOLATION, "Invalid host header.")
+    else:
+        await coder_json(400, {"message": "Invalid host header.", "detail": detail})(scope, receive, send)
+
+
+def write_refusal(
+    scope: Scope, headers: Headers, origin_allowed: Callable[[str], bool]
+) -> tuple[int, dict[str, str]] | None:
+    """Why a control-plane write from a page is refused (status, body), or None: it is not one,
+    or it may."""
+    if scope["type"] != "http" or scope["method"] in SAFE_METHODS or not scope["path"].startswith(CONTROL_PREFIX):
+        return None
+    origin = headers.get("origin")
+    if origin is not None and not _same_origin(origin, headers) and not origin_allowed(origin.lower()):
+        detail = f"A page of {origin} may not change the fake; start it with --cors-origin {origin} to allow it."
+        return 403, {"message": "Cross-origin request refused.", "detail": detail}
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if scope["method"] in BODY_METHODS and content_type in SIMPLE_CONTENT_TYPES:
+        detail = (
+            "Control-plane writes need Content-Type: application/json (a state upload may also be "
+            "application/yaml), so that no web page can send them without the browser asking first."
+        )
+        return 415, {"message": "Unsupported media type.", "detail": detail}
+    return None
+
+
+def _same_origin(origin: str, headers: Headers) -> bool:
+    """The fake's own pages (the dashboard) write to it: their origin's host is the request's `Host`."""
+    return urlsplit(origin).netloc.lower() == headers.get("host", "").lower()

@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Send
 
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
@@ -23,31 +23,29 @@ if TYPE_CHECKING:
 BUILD_VERSION_HEADER = b"x-coder-build-version"
 
 
-class CoderHeaders:
-    def __init__(self, app: ASGIApp, fake: FakeCoder) -> None:
-        self.app = app
-        self.fake = fake
+def with_coder_headers(send: Send, fake: FakeCoder, vary_on_origin: bool) -> Send:
+    """`send`, adding coderd's headers to the answer; and `Vary: Origin` when asked, for the CORS
+    middleware's sake (it varies an answer on the Origin even when none came, cors.py)."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
+    async def stamped(message: Message) -> None:
+        # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
+        # Nothing inside writes these headers, so they are appended, not replaced.
+        kind = message["type"]
+        if kind in ("http.response.start", "websocket.http.response.start"):
+            world = fake.world
+            extra = [
+                (b"date", http_date(int(world.now().timestamp()))),
+                (BUILD_VERSION_HEADER, world.release.version.encode()),
+            ]
+            if vary_on_origin and kind == "http.response.start":
+                extra.append((b"vary", b"Origin"))
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        elif kind == "websocket.accept":
+            extra = [(BUILD_VERSION_HEADER, fake.world.release.version.encode())]
+            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+        await send(message)
 
-        async def dated(message: Message) -> None:
-            # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
-            # Nothing inside writes these headers, so they are appended, not replaced.
-            kind = message["type"]
-            if kind in ("http.response.start", "websocket.http.response.start"):
-                world = self.fake.world
-                date = http_date(int(world.now().timestamp()))
-                extra = [(b"date", date), (BUILD_VERSION_HEADER, world.release.version.encode())]
-                message = {**message, "headers": [*message.get("headers", ()), *extra]}
-            elif kind == "websocket.accept":
-                extra = [(BUILD_VERSION_HEADER, self.fake.world.release.version.encode())]
-                message = {**message, "headers": [*message.get("headers", ()), *extra]}
-            await send(message)
-
-        await self.app(scope, receive, dated)
+    return stamped
 
 
 @lru_cache(maxsize=256)  # one value a second of fake time

@@ -8,6 +8,7 @@ never kept in clear: only the caller's identity and a masked token are.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -153,5 +154,5 @@ def mask_token(token: str) -> str:
     return token[:2] + "…" if len(token) > 4 else "…"
 
 
-def masked_query(query: dict[str, str]) -> dict[str, str]:
+def masked_query(query: Mapping[str, str]) -> dict[str, str]:
     return {key: (mask_token(value) if key in SECRET_QUERY_PARAMS else value) for key, value in query.items()}

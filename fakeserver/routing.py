@@ -94,9 +94,13 @@ class Exchange:
     _token: str | None = None
 
     @property
+    def has_query(self) -> bool:
+        return bool(self.request.scope.get("query_string"))
+
+    @property
     def query(self) -> Mapping[str, str]:
         """The query parameters; most requests have none, and parsing nothing still costs."""
-        return self.request.query_params if self.request.scope.get("query_string") else NO_QUERY
+        return self.request.query_params if self.has_query else NO_QUERY
 
     @property
     def token(self) -> str:
@@ -320,7 +324,7 @@ class OperationEndpoint:
                 time=host.world.now(),
                 method=request.method,
                 path=request.scope["path"],
-                query=masked_query(dict(exchange.query)),
+                query=masked_query(exchange.query) if exchange.has_query else {},
                 request_bytes=exchange.raw_body,
                 operation_id=self.operation.operation_id,
                 task_id=exchange.call.task_id if exchange.call is not None else None,

@@ -9,10 +9,9 @@ from functools import lru_cache
 @lru_cache(maxsize=65536)  # the same few timestamps are written for every task of every list
 def format_time(moment: datetime) -> str:
     """Go's RFC3339Nano: the fraction of a second without trailing zeros, none when whole."""
-    utc = moment.astimezone(UTC)
-    text = f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}"  # strftime's %Y drops the zeros of years below 1000
-    if utc.microsecond:
-        text += f".{utc.microsecond:06d}".rstrip("0")
+    text = moment.astimezone(UTC).isoformat()[:-6]  # without its `+00:00`; the year has its 4 digits
+    if moment.microsecond:
+        text = text.rstrip("0")
     return text + "Z"
 
 

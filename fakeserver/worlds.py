@@ -137,10 +137,11 @@ class WorldsApp:
             await self.default.app(scope, receive, send)
             return
         if not path.startswith(PREFIX):
-            named = Headers(scope=scope).get(WORLD_HEADER)  # a client that cannot change its base URL
-            if named is None:
+            headers = Headers(scope=scope)  # a client that cannot change its base URL names its world here
+            if WORLD_HEADER not in headers:  # asked first: `Headers.get` raises and catches a KeyError on a miss
                 await self.default.app(scope, receive, send)
                 return
+            named = headers[WORLD_HEADER]
             path = f"{PREFIX}{named}{path}"
             scope = {**scope, "path": path, "raw_path": f"{PREFIX}{named}".encode() + (scope.get("raw_path") or b"")}
         name, slash, rest = path[len(PREFIX) :].partition("/")
