@@ -7,26 +7,37 @@ the response validator checks the envelope, and each item once (validation.py).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 # Go's encoder with SetEscapeHTML(true), as coderd's httpapi.Write uses it: these are escaped
 # wherever they stand (only strings can hold them), everything else is UTF-8 as is.
-_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
-
-
-# One encoder for every body: `json.dumps` with options builds a new one per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
-def json_text(body: Any) -> str:
-    """A JSON value as coderd encodes it: compact, UTF-8, HTML characters escaped."""
-    return _ENCODER.encode(body).translate(_GO_ESCAPES)
+_GO_ESCAPES = (
+    (b"<", b"\\u003c"),
+    (b">", b"\\u003e"),
+    (b"&", b"\\u0026"),
+    ("\u2028".encode(), b"\\u2028"),
+    ("\u2029".encode(), b"\\u2029"),
+)
 
 
 def json_bytes(body: Any) -> bytes:
-    return json_text(body).encode("utf-8")
+    """A JSON value as coderd encodes it: compact, UTF-8, HTML characters escaped.
+
+    orjson writes what encoding/json writes for the values the fake answers with (strings, int64
+    integers, booleans, null, arrays, objects: tests/test_wire.py), at a third of the stdlib's cost.
+    """
+    encoded = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
+    for char, escape in _GO_ESCAPES:
+        if char in encoded:
+            encoded = encoded.replace(char, escape)
+    return encoded
+
+
+def json_text(body: Any) -> str:
+    return json_bytes(body).decode("utf-8")
 
 
 @dataclass(eq=False)

@@ -1,0 +1,80 @@
+"""The bytes of a body: JSON as coderd's encoding/json writes it, times as Go's RFC3339Nano."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from fakeserver.timefmt import format_time
+from fakeserver.wire import Wire, WireList, encode, json_bytes
+
+INT64 = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+TEXT = st.text(st.characters(exclude_categories=["Cs"]))  # safejson keeps lone surrogates out of the world
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | INT64 | TEXT,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(TEXT, inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def go_json(value: object) -> bytes:
+    """encoding/json with SetEscapeHTML(true), written out from its rules with the standard library."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
+        text = text.replace(char, escape)
+    return text.encode("utf-8")
+
+
+@given(JSON_VALUES)
+def test_json_is_what_encoding_json_writes(value: object) -> None:
+    assert json_bytes(value) == go_json(value)
+
+
+def test_html_characters_and_line_separators_are_escaped_as_go_escapes_them() -> None:
+    body = {"message": "<b>Tom & Jerry</b>\u2028\u2029", "control": "\x00\x08\x0c\n\x1f\x7f", "é": "😀"}
+    expected = (
+        '{"message":"\\u003cb\\u003eTom \\u0026 Jerry\\u003c/b\\u003e\\u2028\\u2029",'
+        '"control":"\\u0000\\b\\f\\n\\u001f\x7f","é":"😀"}'
+    )
+    assert json_bytes(body) == expected.encode("utf-8")
+
+
+def test_a_body_ends_with_a_newline_and_a_list_joins_its_fragments() -> None:
+    items = [Wire({"id": "a", "name": "<x>"}), Wire({"id": "b"})]
+    assert encode({"message": "ok"}) == b'{"message":"ok"}\n'
+    assert encode(items[0]) == b'{"id":"a","name":"\\u003cx\\u003e"}\n'
+    assert encode({"tasks": WireList(items), "count": 2}) == (
+        b'{"tasks":[{"id":"a","name":"\\u003cx\\u003e"},{"id":"b"}],"count":2}\n'
+    )
+
+
+def go_rfc3339_nano(moment: datetime) -> str:
+    """Go's time.RFC3339Nano in UTC, from its definition: the fraction without trailing zeros."""
+    utc = moment.astimezone(UTC)
+    fraction = f"{utc.microsecond:06d}".rstrip("0")
+    clock = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}"
+    return clock + (f".{fraction}" if fraction else "") + "Z"
+
+
+ZONES = st.integers(min_value=-14 * 60, max_value=14 * 60).map(lambda minutes: timezone(timedelta(minutes=minutes)))
+MOMENTS = st.datetimes(min_value=datetime(2, 1, 1), max_value=datetime(8999, 12, 31), timezones=ZONES | st.just(UTC))
+
+
+@given(MOMENTS)
+def test_times_are_rfc3339_nano_in_utc(moment: datetime) -> None:
+    assert format_time(moment) == go_rfc3339_nano(moment)
+
+
+def test_times_keep_the_four_digits_of_early_years_and_drop_a_whole_fraction() -> None:
+    assert format_time(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)) == "0999-01-02T03:04:05Z"
+    assert format_time(datetime(2026, 1, 5, 9, 0, 0, 120000, tzinfo=UTC)) == "2026-01-05T09:00:00.12Z"
+    assert format_time(datetime(2026, 1, 5, 11, 0, tzinfo=timezone(timedelta(hours=2)))) == "2026-01-05T09:00:00Z"
