@@ -33,6 +33,7 @@ class Clock:
     ) -> None:
         self._monotonic = monotonic
         self._base = start
+        self._room = self.seconds_left(start)  # how far a real clock may run from its base
         self._base_tick = monotonic()
         self._mode: ClockMode = mode
         self._speed = speed
@@ -52,7 +53,9 @@ class Clock:
         if self._mode == "manual":
             return self._base
         elapsed = (self._monotonic() - self._base_tick) * self._speed
-        return min(self._base + timedelta(seconds=min(elapsed, self.seconds_left(self._base))), LATEST)
+        if not elapsed < self._room:
+            return LATEST
+        return min(self._base + timedelta(seconds=elapsed), LATEST)
 
     @staticmethod
     def seconds_left(moment: datetime) -> float:
@@ -72,7 +75,7 @@ class Clock:
         """Move the clock forward (never back: the world's history stays in order)."""
         self._rebase()
         if moment > self._base:
-            self._base = moment
+            self._set_base(moment)
 
     def pin(self, moment: datetime | None) -> datetime | None:
         """Hold `now()` at `moment` while a due action runs; `None` releases it. Returns what was
@@ -86,8 +89,12 @@ class Clock:
         return HeldReading(self)
 
     def _rebase(self) -> None:
-        self._base = self.now() if self._pinned is None else self._pinned
+        self._set_base(self.now() if self._pinned is None else self._pinned)
         self._base_tick = self._monotonic()
+
+    def _set_base(self, moment: datetime) -> None:
+        self._base = moment
+        self._room = self.seconds_left(moment)
 
 
 class HeldReading:

@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.cors import cors_layer, origin_allowed
-from fakeserver.guard import refuse_host, untrusted_host, write_refusal
+from fakeserver.guard import is_control_write, refuse_host, untrusted_host, write_refusal
 from fakeserver.headers import with_coder_headers
 from fakeserver.responses import coder_json
 
@@ -52,7 +52,7 @@ class FrontDoor:
             await self._past_cors(scope, receive, stamped)
 
     async def _past_cors(self, scope: Scope, receive: Receive, send: Send) -> None:
-        refusal = write_refusal(scope, Headers(scope=scope), self._origin_allowed)
+        refusal = write_refusal(scope, self._origin_allowed) if is_control_write(scope) else None
         if refusal is not None:
             status, body = refusal
             await coder_json(status, body)(scope, receive, send)

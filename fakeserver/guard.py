@@ -82,13 +82,13 @@ async def refuse_host(scope: Scope, receive: Receive, send: Send, host: str, tru
         await coder_json(400, {"message": "Invalid host header.", "detail": detail})(scope, receive, send)
 
 
-def write_refusal(
-    scope: Scope, headers: Headers, origin_allowed: Callable[[str], bool]
-) -> tuple[int, dict[str, str]] | None:
-    """Why a control-plane write from a page is refused (status, body), or None: it is not one,
-    or it may."""
-    if scope["type"] != "http" or scope["method"] in SAFE_METHODS or not scope["path"].startswith(CONTROL_PREFIX):
-        return None
+def is_control_write(scope: Scope) -> bool:
+    return scope["type"] == "http" and scope["method"] not in SAFE_METHODS and scope["path"].startswith(CONTROL_PREFIX)
+
+
+def write_refusal(scope: Scope, origin_allowed: Callable[[str], bool]) -> tuple[int, dict[str, str]] | None:
+    """Why a control-plane write from a page is refused (status, body), or None: it may."""
+    headers = Headers(scope=scope)
     origin = headers.get("origin")
     if origin is not None and not _same_origin(origin, headers) and not origin_allowed(origin.lower()):
         detail = f"A page of {origin} may not change the fake; start it with --cors-origin {origin} to allow it."

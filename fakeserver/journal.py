@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from fakeserver import safejson
 from fakeserver.timefmt import format_time
@@ -23,8 +22,10 @@ ENTRY_OVERHEAD = 512  # bytes an entry costs besides its bodies (its fields, its
 SECRET_QUERY_PARAMS = ("coder_session_token",)
 
 
-@dataclass(frozen=True)
-class JournalEntry:
+class JournalEntry(NamedTuple):
+    """One call. A named tuple, not a dataclass: one is recorded per request, and a tuple is the
+    cheapest immutable record to make; its bodies are decoded only when read."""
+
     id: int
     time: datetime  # on the fake's clock
     method: str
@@ -38,10 +39,6 @@ class JournalEntry:
     status: int
     response_bytes: bytes  # as answered; only the first BODY_LIMIT bytes are kept
     duration_ms: float
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "request_bytes", self.request_bytes[:BODY_LIMIT])
-        object.__setattr__(self, "response_bytes", self.response_bytes[:BODY_LIMIT])
 
     @property
     def body(self) -> Any:
@@ -100,6 +97,10 @@ class Journal:
         return self._bytes
 
     def record(self, entry: JournalEntry) -> None:
+        if len(entry.request_bytes) > BODY_LIMIT or len(entry.response_bytes) > BODY_LIMIT:
+            entry = entry._replace(
+                request_bytes=entry.request_bytes[:BODY_LIMIT], response_bytes=entry.response_bytes[:BODY_LIMIT]
+            )
         self._entries.append(entry)
         self._bytes += _cost(entry)
         while len(self._entries) > self._limit or (self._bytes > self._max_bytes and len(self._entries) > 1):

@@ -156,6 +156,7 @@ class ResponseValidator:
         }
         self._raw_schemas = dict(operation.responses)
         self._by_ref: dict[str, Schema] = {}
+        self._item_refs: dict[tuple[int, str], str] = {}
 
     def check(self, status: int, body: Any, media_type: str | None = None) -> None:
         """Raises ResponseValidationError. A `Wire` (or a `WireList` in an envelope) is checked
@@ -166,14 +167,22 @@ class ResponseValidator:
         if isinstance(body, dict) and any(isinstance(value, WireList) for value in body.values()):
             envelope = {key: [] if isinstance(value, WireList) else value for key, value in body.items()}
             self._check_plain(status, envelope, media_type)
-            properties = resolve(self._document, self._raw_schemas.get(status) or {}).get("properties", {})
             for key, value in body.items():
                 if isinstance(value, WireList):
-                    ref = self._ref_of(status, properties.get(key, {}).get("items"))
+                    ref = self._item_ref(status, key)
                     for index, item in enumerate(value.items):
-                        self._check_wire(status, ref, item, f"{key}/{index}")
+                        if ref not in item.checked:
+                            self._check_wire(status, ref, item, f"{key}/{index}")
             return
         self._check_plain(status, body, media_type)
+
+    def _item_ref(self, status: int, key: str) -> str:
+        """The `$ref` of the items of the envelope's array `key`, looked up once."""
+        ref = self._item_refs.get((status, key))
+        if ref is None:
+            properties = resolve(self._document, self._raw_schemas.get(status) or {}).get("properties", {})
+            ref = self._item_refs[status, key] = self._ref_of(status, properties.get(key, {}).get("items"))
+        return ref
 
     def _ref_of(self, status: int, schema: JSON | None) -> str:
         ref = schema.get("$ref") if isinstance(schema, dict) else None
