@@ -170,11 +170,17 @@ def build_routes(
     """One route per path. `subject` finds the task a call is about (setting `call.task_id`) when a
     fault answers in the handler's place."""
     by_path: dict[str, dict[str, OperationEndpoint]] = {}
+    server_rank: dict[str, int] = {}
     for operation_id, item in compiled.items():
         endpoint = OperationEndpoint(item, handlers[operation_id], journaled, subject)
-        for path in item.operation.full_paths:
+        for rank, path in enumerate(item.operation.full_paths):
             by_path.setdefault(path, {})[item.operation.method] = endpoint
-    return [Route(path, PathEndpoint(methods), methods=None) for path, methods in by_path.items()]
+            server_rank.setdefault(path, rank)
+    # Starlette tries routes in order: every path of the first server (`/api/v2`) before the aliases
+    # of the others (`/api/experimental`), which few clients call. No two paths overlap, so the
+    # order changes only how soon a route is found.
+    paths = sorted(by_path, key=server_rank.__getitem__)
+    return [Route(path, PathEndpoint(by_path[path]), methods=None) for path in paths]
 
 
 class PathEndpoint:
