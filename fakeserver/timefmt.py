@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from functools import lru_cache
 
 
-@lru_cache(maxsize=65536)  # the same few timestamps are written for every task of every list
 def format_time(moment: datetime) -> str:
     """Go's RFC3339Nano: the fraction of a second without trailing zeros, none when whole."""
     text = moment.astimezone(UTC).isoformat()[:-6]  # without its `+00:00`; the year has its 4 digits

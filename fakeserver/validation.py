@@ -196,12 +196,13 @@ class ResponseValidator:
         validator = self._by_ref.get(ref)
         if validator is None:
             validator = self._by_ref[ref] = Schema({"$ref": ref}, self._components)
-        if not validator.is_valid(wire.value):
-            error = next(iter(validator.iter_errors(wire.value)))
+        value = wire.value
+        if not validator.is_valid(value):
+            error = next(iter(validator.iter_errors(value)))
             path = "/".join(str(part) for part in error.instance_path)
             where = "/".join(part for part in (at, path) if part) or "(root)"
             raise ResponseValidationError(self._operation_id, status, ref, f"{error.message} (at {where})")
-        wire.checked.add(ref)
+        wire.checked = (*wire.checked, ref)
 
     def _check_plain(self, status: int, body: Any, media_type: str | None) -> None:
         if status not in self._schemas:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
@@ -78,3 +79,18 @@ def test_times_keep_the_four_digits_of_early_years_and_drop_a_whole_fraction() -
     assert format_time(datetime(999, 1, 2, 3, 4, 5, tzinfo=UTC)) == "0999-01-02T03:04:05Z"
     assert format_time(datetime(2026, 1, 5, 9, 0, 0, 120000, tzinfo=UTC)) == "2026-01-05T09:00:00.12Z"
     assert format_time(datetime(2026, 1, 5, 11, 0, tzinfo=timezone(timedelta(hours=2)))) == "2026-01-05T09:00:00Z"
+
+
+def test_a_kept_encoding_costs_about_its_length() -> None:
+    """A task's wire form is kept while it is unchanged: it must not hold the encoder's buffer or the
+    decoded object tree beside its bytes."""
+    value = {"id": "5f0c1a7e-0000-4000-8000-000000000000", "message": "y" * 900, "items": list(range(20))}
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        wires = [Wire(value) for _ in range(200)]
+        per_wire = (tracemalloc.get_traced_memory()[0] - before) / len(wires)
+    finally:
+        tracemalloc.stop()
+    assert per_wire < 1.5 * len(wires[0].encoded)
+    assert wires[0].value == value  # decoded again when asked for

@@ -7,7 +7,7 @@ same status codes and messages.
 
 from __future__ import annotations
 
-from datetime import datetime
+import operator
 from typing import Any
 
 from fakeserver import agent as fake_agent
@@ -20,7 +20,7 @@ from fakeserver.names import DISPLAY_NAME_MAX_BYTES, complete_names, name_error
 from fakeserver.query import QueryError, TaskFilter, parse_task_filter
 from fakeserver.releases import SEND_WHILE_BUSY_CONFLICT
 from fakeserver.routing import Call, Handler, Reply
-from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_wire
+from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_wire, task_wires
 from fakeserver.timefmt import format_time, parse_time
 from fakeserver.uuids import NIL_UUID, parse_uuid
 from fakeserver.wire import WireList
@@ -68,9 +68,10 @@ def list_tasks(call: Call) -> Reply:
     world = call.world
     caller = caller_of(call)
     task_filter = _task_filter(world, caller, call.params.get("q", ""))
-    wires = [task_wire(world, task) for task in _listed_tasks(world, caller, task_filter)]
+    tasks = _listed_tasks(world, caller, task_filter)
     if task_filter.status is not None:
-        wires = [wire for wire in wires if wire.value["status"] == task_filter.status]
+        tasks = [task for task in tasks if derive.status_of(world.workspace_of(task)) == task_filter.status]
+    wires = task_wires(world, tasks)
     return Reply(200, {"tasks": WireList(wires), "count": len(wires)})
 
 
@@ -97,18 +98,16 @@ def _listed_tasks(world: World, caller: User, task_filter: TaskFilter) -> list[T
             return []
         owner_id = caller.id
     organization_id = task_filter.organization_id
-    tasks = [
-        task
-        for task in world.live_tasks()
-        if (owner_id is None or task.owner_id == owner_id)
-        and (organization_id is None or task.organization_id == organization_id)
-    ]
-    tasks.sort(key=_created_at, reverse=True)
+    tasks = list(world.live_tasks())  # an owner's list of everything is the one that can be long
+    if owner_id is not None:
+        tasks = [task for task in tasks if task.owner_id == owner_id]
+    if organization_id is not None:
+        tasks = [task for task in tasks if task.organization_id == organization_id]
+    tasks.sort(key=_CREATED_AT, reverse=True)
     return tasks
 
 
-def _created_at(task: Task) -> datetime:
-    return task.created_at
+_CREATED_AT = operator.attrgetter("created_at")
 
 
 def create_task(call: Call) -> Reply:
