@@ -32,11 +32,11 @@ def test_in_process_section_runs_and_reports_every_figure(tmp_path: Path) -> Non
         assert figures[key]["n"] == 3
         assert figures[key]["p50_ms"] > 0
     assert {row["target"] for row in results["targets"]} == {
-        "fresh FakeCoder() + 1 request < 2 ms (p50)",
-        "reset() + 1 request < 0.5 ms (p50)",
+        "fresh FakeCoder() + client + 1 GET list < 1 ms (p50)",
+        "fake.reset() + 1 GET list < 0.5 ms (p50)",
     }
     assert "2. In-process cost per test" in done.stdout
-    assert "reset() + 1 request < 0.5 ms" in done.stdout
+    assert "fake.reset() + 1 GET list < 0.5 ms" in done.stdout
 
 
 def test_hostile_input_benchmark_runs_and_finds_no_server_error(tmp_path: Path) -> None:
