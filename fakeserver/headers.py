@@ -29,23 +29,28 @@ def with_coder_headers(send: Send, fake: FakeCoder, vary_on_origin: bool) -> Sen
 
     async def stamped(message: Message) -> None:
         # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
-        # Nothing inside writes these headers, so they are appended, not replaced.
+        # Nothing inside writes these headers but `Date`, so they are appended, not replaced.
         kind = message["type"]
         if kind in ("http.response.start", "websocket.http.response.start"):
             world = fake.world
-            extra = [
-                (b"date", http_date(int(world.now().timestamp()))),
-                (BUILD_VERSION_HEADER, world.release.version.encode()),
-            ]
+            headers = message.get("headers", ())
+            extra = [] if any(name == b"date" for name, _ in headers) else [date_header(world.now())]
+            extra.append((BUILD_VERSION_HEADER, world.release.version.encode()))
             if vary_on_origin and kind == "http.response.start":
                 extra.append((b"vary", b"Origin"))
-            message = {**message, "headers": [*message.get("headers", ()), *extra]}
+            message = {**message, "headers": [*headers, *extra]}
         elif kind == "websocket.accept":
             extra = [(BUILD_VERSION_HEADER, fake.world.release.version.encode())]
             message = {**message, "headers": [*message.get("headers", ()), *extra]}
         await send(message)
 
     return stamped
+
+
+def date_header(moment: datetime) -> tuple[bytes, bytes]:
+    """`Date` at `moment`. An operation's answer carries the moment its call read the clock
+    (routing.py), so that its body's times and its `Date` agree; other answers are dated as sent."""
+    return (b"date", http_date(int(moment.timestamp())))
 
 
 @lru_cache(maxsize=256)  # one value a second of fake time

@@ -26,6 +26,7 @@ from fakeserver import lifecycle
 from fakeserver.auth import Principal, authenticate_token, request_token
 from fakeserver.bodies import BodyTimeout, has_body, read_at_most
 from fakeserver.errors import ApiError, FakeError, envelope, status_of
+from fakeserver.headers import date_header
 from fakeserver.journal import Journal, JournalEntry, mask_token, masked_query
 from fakeserver.responses import coder_json, empty
 from fakeserver.spec import Operation, Spec, SpecError
@@ -253,6 +254,7 @@ class OperationEndpoint:
         if host.validate_responses:
             self._responses.check(reply.status, reply.body, reply.media_type)
         response = _response(reply)
+        response.raw_headers.append(date_header(host.world.now()))  # the call's own reading of the clock
         if self._journaled:
             self._record(host, exchange, reply, bytes(response.body))
         return response

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
@@ -41,6 +42,20 @@ def test_in_process_answers_carry_the_fakes_date_too(fake: FakeCoder) -> None:
     with fake.client("alice") as alice:
         fake.advance(59)
         assert alice.get("/api/v2/tasks").headers["date"] == "Mon, 05 Jan 2026 09:00:59 GMT"
+
+
+def test_an_answer_is_dated_at_the_moment_its_body_was_made() -> None:
+    """One reading of the clock per call: under a clock running a million times faster than time,
+    the `Date` of a create still names the second of the new task's `created_at`."""
+    fake = FakeCoder(clock="real", speed=1_000_000)
+    with fake.client("alice") as alice:
+        for attempt in range(5):
+            answer = alice.post(
+                "/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID, "input": f"Hi {attempt}"}
+            )
+            assert answer.status_code == 201, answer.text
+            created = datetime.fromisoformat(answer.json()["created_at"].replace("Z", "+00:00"))
+            assert parsedate_to_datetime(answer.headers["date"]) == created.replace(microsecond=0)
 
 
 def test_a_wait_answers_when_another_client_moves_the_task_on(served: Served) -> None:
