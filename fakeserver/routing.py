@@ -27,8 +27,8 @@ from fakeserver.auth import Principal, authenticate_token, request_token
 from fakeserver.bodies import BodyTimeout, has_body, read_at_most
 from fakeserver.errors import ApiError, FakeError, envelope, status_of
 from fakeserver.headers import date_header
-from fakeserver.journal import Journal, JournalEntry, mask_token, masked_query
-from fakeserver.responses import coder_json, empty
+from fakeserver.journal import BODY_LIMIT, Journal, JournalEntry, mask_token, masked_query
+from fakeserver.responses import coder_json, empty, first_bytes
 from fakeserver.spec import Operation, Spec, SpecError
 from fakeserver.validation import RequestValidator, ResponseValidator
 from fakeserver.world import World
@@ -256,7 +256,7 @@ class OperationEndpoint:
         response = _response(reply)
         response.raw_headers.append(date_header(host.world.now()))  # the call's own reading of the clock
         if self._journaled:
-            self._record(host, exchange, reply, bytes(response.body))
+            self._record(host, exchange, reply, first_bytes(response, BODY_LIMIT))
         return response
 
     def _faults_for(self, host: Host) -> list[Fault]:

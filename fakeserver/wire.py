@@ -73,11 +73,16 @@ class WireList:
 def encode(body: Any) -> bytes:
     """The bytes of a response body: a `Wire`'s own, or an object whose values may be `WireList`s;
     ended by a newline, as Go's `json.Encoder.Encode` ends what it writes."""
+    return b"".join(encode_parts(body))
+
+
+def encode_parts(body: Any) -> list[bytes]:
+    """`encode`'s bytes as the parts they join from: a list's are its items' own fragments."""
     if isinstance(body, Wire):
-        return body.encoded + b"\n"
+        return [body.encoded, b"\n"]
     if isinstance(body, dict) and any(isinstance(value, WireList) for value in body.values()):
-        return b"".join(_parts(body))  # one copy of what may be megabytes of fragments
-    return json_bytes(body) + b"\n"
+        return _parts(body)
+    return [json_bytes(body), b"\n"]
 
 
 def _parts(body: dict[str, Any]) -> list[bytes]:

@@ -287,3 +287,26 @@ def test_a_changed_task_is_encoded_and_checked_again(alice: httpx.Client, fake: 
     after = {task["name"]: task for task in listing(alice)["tasks"]}
     assert after["fix-login-bug"]["current_state"]["message"] == "Done for now"
     assert [task["name"] for task in before] == list(after)
+
+
+def test_a_long_list_is_sent_in_parts_with_the_same_bytes(fake: FakeCoder, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A list past `SENT_IN_PARTS_BYTES` goes out a chunk at a time (a 100,000-task list is 95 MB): its
+    bytes, length and journal entry are those of the list sent whole."""
+    from fakeserver import responses
+    from fakeserver.server import FakeServer
+
+    with fake.client("admin") as admin:
+        whole = admin.get("/api/v2/tasks")
+    monkeypatch.setattr(responses, "SENT_IN_PARTS_BYTES", 1500)  # this world's list is ~6 KB: several chunks
+    with FakeServer(fake) as server, httpx.Client(base_url=server.url, headers=admin.headers) as served:
+        parted = served.get("/api/v2/tasks")
+    with fake.client("admin") as admin:
+        in_process = admin.get("/api/v2/tasks")
+    assert len(whole.content) > 3 * 1500
+    for answer in (parted, in_process):
+        assert answer.status_code == 200
+        assert answer.content == whole.content
+        assert answer.headers["content-length"] == str(len(whole.content))
+        assert answer.headers["content-type"] == whole.headers["content-type"]
+    recorded = fake.requests("listTasks")
+    assert [entry.response_bytes for entry in recorded] == [whole.content] * 3
