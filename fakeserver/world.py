@@ -8,6 +8,7 @@ while the latest one's job is still active.
 
 from __future__ import annotations
 
+import operator
 import random
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -154,6 +155,7 @@ class World:
         # records it derives from: the mutators drop it themselves (the task's, its workspace's),
         # or drop them all (users, organizations, templates).
         self.wire_cache: dict[str, Wire] = {}
+        self._newest_first: list[Task] | None = None  # the live tasks in list order, until one is added or deleted
         self._users_by_name: dict[str, User] = {}
         self._users_by_token: dict[str, User] = {}
         self._agents_by_token: dict[str, Workspace] = {}
@@ -230,6 +232,7 @@ class World:
 
     def add_task(self, task: Task, workspace: Workspace | None) -> None:
         self._changed_task(task.id)
+        self._newest_first = None
         self.tasks[task.id] = task
         if task.deleted_at is None:
             self._live_tasks_by_name[(task.owner_id, task.name.lower())] = task
@@ -276,6 +279,14 @@ class World:
 
     def live_tasks(self) -> Iterator[Task]:
         return (task for task in self.tasks.values() if task.deleted_at is None)
+
+    def live_tasks_newest_first(self) -> list[Task]:
+        """The live tasks as the API lists them (a new list each time). A task's `created_at` never
+        changes, so the order holds until a task is added or deleted; sorting 100,000 on every
+        list would cost more than the rest of the list."""
+        if self._newest_first is None:
+            self._newest_first = sorted(self.live_tasks(), key=_CREATED_AT, reverse=True)
+        return list(self._newest_first)
 
     def workspace_of(self, task: Task) -> Workspace | None:
         return self.workspaces.get(task.workspace_id) if task.workspace_id else None
@@ -443,6 +454,7 @@ class World:
 
     def delete_task(self, task: Task) -> None:
         self._changed_task(task.id)
+        self._newest_first = None
         task.deleted_at = self.now()
         task.snapshot = None
         self._live_tasks_by_name.pop((task.owner_id, task.name.lower()), None)
@@ -465,3 +477,6 @@ def _uuid4_text(bits: int) -> str:
     bits = (bits & ~(0xF000 << 64) & ~(0xC000 << 48)) | (4 << 76) | (0x8000 << 48)
     text = f"{bits:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+_CREATED_AT = operator.attrgetter("created_at")
