@@ -34,7 +34,8 @@ def with_coder_headers(send: Send, fake: FakeCoder, vary_on_origin: bool) -> Sen
         if kind in ("http.response.start", "websocket.http.response.start"):
             world = fake.world
             headers = message.get("headers", ())
-            extra = [] if any(name == b"date" for name, _ in headers) else [date_header(world.now())]
+            dated = b"date" in [name for name, _ in headers]
+            extra = [] if dated else [date_header(world.now())]
             extra.append((BUILD_VERSION_HEADER, world.release.version.encode()))
             if vary_on_origin and kind == "http.response.start":
                 extra.append((b"vary", b"Origin"))

@@ -230,11 +230,13 @@ class OperationEndpoint:
             if any(fault.drop for fault in faults):
                 return DroppedConnection()
             injected = next((fault for fault in faults if fault.status is not None), None)
-        try:
-            exchange.raw_body, refusal = await self._read_body(host, exchange)
-        except ClientDisconnect:
-            logger.warning("%s %s: the client went away before its body arrived", request.method, request.url.path)
-            return empty(400)  # nobody reads it
+        refusal = None
+        if self.operation.request_body is not None:
+            try:
+                exchange.raw_body, refusal = await self._read_body(host, exchange)
+            except ClientDisconnect:
+                logger.warning("%s %s: the client went away before its body arrived", request.method, request.url.path)
+                return empty(400)  # nobody reads it
         with host.lock, self._reading(host):
             outcome = self._run(host, exchange, refusal or injected)
             if isinstance(outcome, Reply):
@@ -264,15 +266,16 @@ class OperationEndpoint:
             return host.faults.for_call(self.operation.operation_id)
 
     async def _read_body(self, host: Host, exchange: Exchange) -> tuple[bytes, Reply | None]:
-        """The body, read only for an operation that takes one and a caller who is let in; or the
+        """The body of an operation that takes one, read only for a caller who is let in; or the
         answer that refuses it (too large, too slow).
 
         A body past coderd's own cap (`x-coder-max-bytes`) is cut one byte past it: the handler
         then refuses it with coderd's 400, in coderd's order of checks.
         """
         body = self.operation.request_body
+        assert body is not None
         request = exchange.request
-        if body is None or not has_body(request) or not self._caller_is_let_in(host, exchange.token):
+        if not has_body(request) or not self._caller_is_let_in(host, exchange.token):
             return b"", None
         try:
             raw = await read_at_most(request, body.read_limit + 1, host.body_timeout)

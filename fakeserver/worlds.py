@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
 from fakeserver.fake import FakeCoder
@@ -123,6 +123,15 @@ def _tasks(fake: FakeCoder) -> int:
     return len(fake.world.tasks)
 
 
+def _world_header(scope: Scope) -> str | None:
+    # Read from the raw headers (lower-case names), as every request of a served fake is asked it.
+    key = WORLD_HEADER.lower().encode("latin-1")
+    for name, value in scope["headers"]:
+        if name == key:
+            return str(value.decode("latin-1"))
+    return None
+
+
 class WorldsApp:
     """The ASGI app of a served fake: `/w/<name>/...` to that world, the rest to the default one."""
 
@@ -137,11 +146,10 @@ class WorldsApp:
             await self.default.app(scope, receive, send)
             return
         if not path.startswith(PREFIX):
-            headers = Headers(scope=scope)  # a client that cannot change its base URL names its world here
-            if WORLD_HEADER not in headers:  # asked first: `Headers.get` raises and catches a KeyError on a miss
+            named = _world_header(scope)  # a client that cannot change its base URL names its world here
+            if named is None:
                 await self.default.app(scope, receive, send)
                 return
-            named = headers[WORLD_HEADER]
             path = f"{PREFIX}{named}{path}"
             scope = {**scope, "path": path, "raw_path": f"{PREFIX}{named}".encode() + (scope.get("raw_path") or b"")}
         name, slash, rest = path[len(PREFIX) :].partition("/")
