@@ -176,6 +176,22 @@ def test_aliases_within_the_bound_still_load(fake: FakeCoder) -> None:
     assert sorted(user.username for user in fake.world.users.values()) == ["carol", "dave"]
 
 
+def test_an_alias_that_leads_back_to_itself_still_gets_a_located_error(fake: FakeCoder, control: httpx.Client) -> None:
+    """A payload may alias itself (YAML allows it, the schema lets a payload be any object); a
+    mistake elsewhere in the file is still reported with its line, not by a runaway recursion."""
+    text = (
+        "tasks:\n"
+        "  - owner: nobody\n"
+        "    prompt: hi\n"
+        "    status: paused\n"
+        "    snapshot: {format: agentapi, payload: &loop {messages: [], again: *loop}}\n"
+    )
+    response = put_state(control, text)
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == "line 2: tasks[0].owner: no user 'nobody' (known: none)"
+    still_serves(fake)
+
+
 @pytest.mark.parametrize(
     "text",
     [
