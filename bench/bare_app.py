@@ -1,8 +1,8 @@
 """The ceiling: a bare Starlette app that serves the fake's own response bodies from memory.
 
-It has the fake's routes (so Starlette matches the same paths with the same
-parameters) and holds each body as the JSON document the fake answered,
-serialized per request with the fake's own settings, so that it answers the
+It has the fake's routes of the four measured endpoints (so Starlette matches the
+same paths with the same parameters) and holds each body as the JSON document the
+fake answered, serialized per request with the fake's own encoder, so that it answers the
 very same bytes with the same headers. It checks no token, validates nothing,
 keeps no world: whatever the fake costs beyond this is the fake's.
 
