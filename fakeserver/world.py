@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -156,6 +156,9 @@ class World:
         # or drop them all (users, organizations, templates).
         self.wire_cache: dict[str, Wire] = {}
         self._newest_first: list[Task] | None = None  # the live tasks in list order, until one is added or deleted
+        # Task lists as `GET /tasks` answered them, by filter: kept until any task, workspace or the
+        # catalog changes (a UI polling a long list of tasks that stay put gets them at once).
+        self.listing_cache: dict[Hashable, list[Wire]] = {}
         self._users_by_name: dict[str, User] = {}
         self._users_by_token: dict[str, User] = {}
         self._agents_by_token: dict[str, Workspace] = {}
@@ -187,14 +190,17 @@ class World:
 
     def _changed_task(self, task_id: str) -> None:
         self.wire_cache.pop(task_id, None)
+        self.listing_cache.clear()
 
     def _changed_workspace(self, workspace_id: str) -> None:
         workspace = self.workspaces.get(workspace_id)
         if workspace is not None:
             self.wire_cache.pop(workspace.task_id, None)
+        self.listing_cache.clear()
 
     def _changed_catalog(self) -> None:
         self.wire_cache.clear()
+        self.listing_cache.clear()
 
     def touch(self, workspace_id: str) -> None:
         """A workspace's records changed: what happens next to it must be worked out again, and a

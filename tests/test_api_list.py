@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ALICE_ID, BOB_ID, ORG_ID, create_task
+from conftest import ALICE_ID, BOB_ID, ORG_ID, SETTLE, create_task
 
 from fakeserver.fake import FakeCoder
 
@@ -310,3 +310,23 @@ def test_a_long_list_is_sent_in_parts_with_the_same_bytes(fake: FakeCoder, monke
         assert answer.headers["content-type"] == whole.headers["content-type"]
     recorded = fake.requests("listTasks")
     assert [entry.response_bytes for entry in recorded] == [whole.content] * 3
+
+
+def test_a_list_answered_again_shows_every_change_since(
+    fake: FakeCoder, alice: httpx.Client, admin: httpx.Client
+) -> None:
+    """Lists are kept until something changes (world.listing_cache): each kind of change shows."""
+
+    def statuses(client: httpx.Client, q: str | None = None) -> dict[str, str]:
+        return {task["name"]: task["status"] for task in listing(client, q)["tasks"]}
+
+    before = statuses(admin)
+    assert statuses(admin) == before and statuses(alice, "status:active") == {"fix-login-bug": "active"}
+    created = create_task(alice, name="kept-list")  # a new task
+    assert statuses(admin)["kept-list"] == "pending" and "kept-list" in statuses(alice)
+    fake.advance(SETTLE)  # steps that fall due as the clock moves
+    assert statuses(admin)["kept-list"] == "active"
+    assert alice.post("/api/v2/tasks/me/fix-login-bug/pause").status_code == 202  # a build
+    assert "fix-login-bug" not in statuses(alice, "status:active")
+    assert alice.delete(f"/api/v2/tasks/me/{created['id']}").status_code == 202  # a deletion
+    assert "kept-list" not in statuses(admin)

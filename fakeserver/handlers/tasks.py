@@ -63,14 +63,23 @@ def resolve_task(call: Call) -> Task:
 # list and create
 
 
+LISTINGS_KEPT = 16  # distinct filters whose lists are kept at once (world.listing_cache)
+
+
 def list_tasks(call: Call) -> Reply:
     world = call.world
     caller = caller_of(call)
     task_filter = _task_filter(world, caller, call.params.get("q", ""))
-    tasks = _listed_tasks(world, caller, task_filter)
-    if task_filter.status is not None:
-        tasks = [task for task in tasks if derive.status_of(world.workspace_of(task)) == task_filter.status]
-    wires = task_wires(world, tasks)
+    key = (caller.id if not caller.is_owner else None, task_filter)  # a member's list is theirs alone
+    wires = world.listing_cache.get(key)
+    if wires is None:
+        tasks = _listed_tasks(world, caller, task_filter)
+        if task_filter.status is not None:
+            tasks = [task for task in tasks if derive.status_of(world.workspace_of(task)) == task_filter.status]
+        wires = task_wires(world, tasks)
+        if len(world.listing_cache) >= LISTINGS_KEPT:
+            world.listing_cache.clear()
+        world.listing_cache[key] = wires
     return Reply(200, {"tasks": WireList(wires), "count": len(wires)})
 
 
