@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 API_SPEC = "coder-tasks.yaml"
 CONTROL_SPEC = "control.yaml"
 CONTROL_TASKS_PREFIX = "/__fake__/tasks/"
+HandlerTable = tuple[tuple[str, AnyHandler], ...]  # a handler mapping, hashable: what the caches below are keyed by
 
 
 @cache
@@ -43,6 +44,13 @@ def compiled_spec(path: Path) -> dict[str, CompiledOperation]:
 
 
 def bound_operations(name: str, handlers: Mapping[str, AnyHandler]) -> dict[str, CompiledOperation]:
+    return _bound_operations(name, tuple(handlers.items()))
+
+
+@cache
+def _bound_operations(name: str, handler_table: HandlerTable) -> dict[str, CompiledOperation]:
+    """Checked once per process for a given set of handlers, like the routes (`shared_routes`)."""
+    handlers = dict(handler_table)
     path = spec_path(name)
     spec = load_spec(path)
     check_bindings(spec, handlers)
@@ -59,9 +67,6 @@ def api_operations() -> dict[str, CompiledOperation]:
 def stream_routes(compiled: Mapping[str, CompiledOperation]) -> list[WebSocketRoute]:
     check_stream_bindings(load_spec(spec_path(API_SPEC)), STREAM_HANDLERS)
     return build_stream_routes(compiled, STREAM_HANDLERS)
-
-
-HandlerTable = tuple[tuple[str, AnyHandler], ...]
 
 
 @cache

@@ -130,6 +130,7 @@ class Fixtures:
         return parse_time(start) if start else None
 
 
+@cache  # where the package is installed does not change while it runs
 def default_fixture_path() -> Path:
     return Path(str(resources.files("fakeserver") / "fixtures" / "default.yaml"))
 

@@ -93,6 +93,7 @@ DEFAULT_DECODE_MESSAGE = "Request body must be valid JSON."
 FAST_YAML_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@cache  # where the package is installed does not change while it runs
 def spec_path(name: str) -> Path:
     """Where a document shipped with the package lives (`openapi/<name>`)."""
     return Path(str(resources.files("fakeserver") / "openapi" / name))
