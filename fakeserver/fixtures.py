@@ -191,7 +191,8 @@ def compacted(value: Any, shared: dict[int, Any] | None = None) -> Any:
     The document is kept for every reset, and as parsed its strings lie scattered among the
     parser's nodes and marks (four times its size, freed once the parse is done); the freed
     memory then cannot go back to the system around them (10,000 tasks: 4.9 KiB each, against
-    1.7 copied). A subtree that aliases share is copied once and stays shared, cycles included.
+    1.7 copied). A subtree that aliases share is copied once and stays shared (a loop is refused
+    before: yamlsafe).
     """
     shared = {} if shared is None else shared
     if isinstance(value, str):
@@ -202,15 +203,11 @@ def compacted(value: Any, shared: dict[int, Any] | None = None) -> Any:
     if copy is not None:
         return copy
     if isinstance(value, list):
-        items: list[Any] = []
-        shared[id(value)] = items  # before its items: an alias may lead back to it
-        items.extend(compacted(item, shared) for item in value)
-        return items
-    mapping: dict[Any, Any] = {}
-    shared[id(value)] = mapping
-    for key, item in value.items():
-        mapping[compacted(key, shared)] = compacted(item, shared)
-    return mapping
+        copy = [compacted(item, shared) for item in value]
+    else:
+        copy = {compacted(key, shared): compacted(item, shared) for key, item in value.items()}
+    shared[id(value)] = copy
+    return copy
 
 
 FLOW_BRACKETS_REPARSED = 4 * yamlsafe.MAX_DEPTH
@@ -288,8 +285,9 @@ def combine(documents: Iterable[tuple[dict[str, Any], Source]]) -> Fixtures:
 def _collect_lines(
     node: yaml.Node, path: FixturePath, lines: dict[FixturePath, int], seen: set[int] | None = None
 ) -> None:
-    """The line of each path. An alias is the node it names, met again: it is not followed (it
-    may lead back to itself), so a path through it takes the line of the key that holds it."""
+    """The line of each path. An alias is the node it names, met again: it is not followed (a
+    document with many is bounded, not small), so a path through it takes the line of the key
+    that holds it."""
     seen = set() if seen is None else seen
     if id(node) in seen:
         return

@@ -5,7 +5,9 @@ stream (a state machine: it cannot overflow the stack) measures it, and refuses:
 
 - nesting deeper than `MAX_DEPTH` (the composer, the line map and the validator recurse);
 - aliases that would add more than `MAX_ALIAS_NODES` nodes once expanded (a 400-byte
-  "billion laughs" document otherwise takes minutes and gigabytes to validate).
+  "billion laughs" document otherwise takes minutes and gigabytes to validate);
+- an alias inside the block it names (`&a {again: *a}`): a loop, which no JSON can hold, so the
+  world could never be exported or answered with.
 
 Anchors and aliases within that bound stay allowed: fixture authors use them to share blocks.
 """
@@ -45,6 +47,9 @@ def check_shape(text: str) -> None:
         elif isinstance(event, yaml.ScalarEvent):
             anchor, nodes = event.anchor, 1
         elif isinstance(event, yaml.AliasEvent):
+            if any(open_anchor == event.anchor for open_anchor, _ in open_nodes):
+                reason = f"the alias *{event.anchor} stands inside the block it names: a fixture cannot loop"
+                raise YAMLTooComplex(reason, _line(event))
             anchor, nodes = None, sizes.get(event.anchor or "", 1)
             added_by_aliases += nodes
             if added_by_aliases > MAX_ALIAS_NODES:

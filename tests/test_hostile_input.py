@@ -176,20 +176,23 @@ def test_aliases_within_the_bound_still_load(fake: FakeCoder) -> None:
     assert sorted(user.username for user in fake.world.users.values()) == ["carol", "dave"]
 
 
-def test_an_alias_that_leads_back_to_itself_still_gets_a_located_error(fake: FakeCoder, control: httpx.Client) -> None:
-    """A payload may alias itself (YAML allows it, the schema lets a payload be any object); a
-    mistake elsewhere in the file is still reported with its line, not by a runaway recursion."""
+def test_an_alias_inside_the_block_it_names_is_refused_with_its_line(fake: FakeCoder, control: httpx.Client) -> None:
+    """YAML lets a block hold an alias of itself; no JSON can hold the loop (the world could not be
+    exported), so the document is refused where the alias stands."""
     text = (
         "tasks:\n"
-        "  - owner: nobody\n"
+        "  - owner: alice\n"
         "    prompt: hi\n"
         "    status: paused\n"
         "    snapshot: {format: agentapi, payload: &loop {messages: [], again: *loop}}\n"
     )
     response = put_state(control, text)
     assert response.status_code == 400, response.text
-    assert response.json()["detail"] == "line 2: tasks[0].owner: no user 'nobody' (known: none)"
+    assert response.json()["detail"] == (
+        "line 5: (document): the alias *loop stands inside the block it names: a fixture cannot loop"
+    )
     still_serves(fake)
+    assert control.get("/__fake__/state").status_code == 200  # the world it kept exports
 
 
 @pytest.mark.parametrize(
