@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
-from starlette.types import Scope
 
 from fakeserver.errors import ApiError
+from fakeserver.headers import request_header
 from fakeserver.models import Agent, User, Workspace
 from fakeserver.validation import first_value
 from fakeserver.world import World
@@ -55,22 +55,13 @@ def request_token(request: HTTPConnection) -> str:
     """The first of each, as Go's `Header.Get`, `Request.Cookie` and `url.Values.Get` give it
     (Starlette's cookie and query mappings keep the last)."""
     return (
-        _first_header(request.scope, _TOKEN_HEADER_KEY)
+        request_header(request.scope, _TOKEN_HEADER_KEY)
         or _first_cookie(request.headers.getlist("cookie"), TOKEN_COOKIE)
         or first_value(request.query_params, TOKEN_COOKIE)
     )
 
 
 _TOKEN_HEADER_KEY = TOKEN_HEADER.lower().encode("latin-1")
-
-
-def _first_header(scope: Scope, key: bytes) -> str:
-    # The scope's raw headers (lower-case names), read where they are: every call reads its token,
-    # and Starlette's `Headers` copies the list first.
-    for name, value in scope["headers"]:
-        if name == key:
-            return str(value.decode("latin-1"))
-    return ""
 
 
 def _first_cookie(headers: list[str], name: str) -> str:

@@ -6,6 +6,8 @@ fake writes `Date` itself from its world's clock (the server is told not to writ
 
 Every `coder` CLI command reads `X-Coder-Build-Version` from its first answer and compares it with
 its own version (a mismatch prints a warning and fetches `/api/v2/buildinfo`).
+
+Also here: reading one header of a request where the server put it (`request_header`).
 """
 
 from __future__ import annotations
@@ -15,12 +17,22 @@ from email.utils import format_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from starlette.types import Message, Send
+from starlette.types import Message, Scope, Send
 
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
 
 BUILD_VERSION_HEADER = b"x-coder-build-version"
+
+
+def request_header(scope: Scope, name: bytes) -> str | None:
+    """The first value of header `name` (lower case, as ASGI servers give names), read from the
+    scope's raw list: a few headers are read on every call, and Starlette's `Headers` copies the
+    list first."""
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
 
 
 def with_coder_headers(send: Send, fake: FakeCoder, vary_on_origin: bool) -> Send:

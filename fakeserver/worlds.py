@@ -26,6 +26,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
 from fakeserver.fake import FakeCoder
+from fakeserver.headers import request_header
 from fakeserver.responses import coder_json
 
 PREFIX = "/w/"
@@ -123,15 +124,6 @@ def _tasks(fake: FakeCoder) -> int:
     return len(fake.world.tasks)
 
 
-def _world_header(scope: Scope) -> str | None:
-    # Read from the raw headers (lower-case names), as every request of a served fake is asked it.
-    key = WORLD_HEADER.lower().encode("latin-1")
-    for name, value in scope["headers"]:
-        if name == key:
-            return str(value.decode("latin-1"))
-    return None
-
-
 class WorldsApp:
     """The ASGI app of a served fake: `/w/<name>/...` to that world, the rest to the default one."""
 
@@ -146,7 +138,7 @@ class WorldsApp:
             await self.default.app(scope, receive, send)
             return
         if not path.startswith(PREFIX):
-            named = _world_header(scope)  # a client that cannot change its base URL names its world here
+            named = request_header(scope, WORLD_HEADER.encode("latin-1"))  # a client that cannot change its URL
             if named is None:
                 await self.default.app(scope, receive, send)
                 return
