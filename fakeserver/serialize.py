@@ -6,7 +6,6 @@ fields are `null`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -29,12 +28,6 @@ def task_wire(world: World, task: Task) -> Wire:
     if wire is None:
         wire = world.wire_cache[task.id] = Wire(_task_json(world, task))
     return wire
-
-
-def task_wires(world: World, tasks: Iterable[Task]) -> list[Wire]:
-    """`task_wire` of each: a list of an owner's may hold every task of the world."""
-    cache = world.wire_cache
-    return [cache.get(task.id) or task_wire(world, task) for task in tasks]
 
 
 def task_json(world: World, task: Task) -> JSONObject:

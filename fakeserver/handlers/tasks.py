@@ -19,7 +19,7 @@ from fakeserver.names import DISPLAY_NAME_MAX_BYTES, complete_names, name_error
 from fakeserver.query import QueryError, TaskFilter, parse_task_filter
 from fakeserver.releases import SEND_WHILE_BUSY_CONFLICT
 from fakeserver.routing import Call, Handler, Reply
-from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_wire, task_wires
+from fakeserver.serialize import LOG_TYPES, build_json, log_entry, log_entry_json, task_wire
 from fakeserver.timefmt import format_time, parse_time
 from fakeserver.uuids import NIL_UUID, parse_uuid
 from fakeserver.wire import WireList
@@ -76,7 +76,7 @@ def list_tasks(call: Call) -> Reply:
         tasks = _listed_tasks(world, caller, task_filter)
         if task_filter.status is not None:
             tasks = [task for task in tasks if derive.status_of(world.workspace_of(task)) == task_filter.status]
-        wires = task_wires(world, tasks)
+        wires = [task_wire(world, task) for task in tasks]
         if len(world.listing_cache) >= LISTINGS_KEPT:
             world.listing_cache.clear()
         world.listing_cache[key] = wires
