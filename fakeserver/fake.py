@@ -16,7 +16,6 @@ import yaml
 
 from fakeserver import control, lifecycle
 from fakeserver.bodies import DEFAULT_BODY_TIMEOUT
-from fakeserver.builder import build_world
 from fakeserver.clock import ClockMode
 from fakeserver.errors import NotFound
 from fakeserver.export import export_world
@@ -24,6 +23,7 @@ from fakeserver.faults import Fault, Faults
 from fakeserver.fixtures import Fixtures, combine, default_fixture_path, load_fixtures, parse_fixture_text
 from fakeserver.journal import Journal, JournalEntry
 from fakeserver.models import AppState, Task
+from fakeserver.pristine import fresh_world
 from fakeserver.releases import LATEST, Release
 from fakeserver.timefmt import format_time
 from fakeserver.world import World
@@ -76,7 +76,7 @@ class FakeCoder:
         self.lock = threading.RLock()  # requests and direct calls may come from different threads
         # Which Coder release the API answers as (releases.py): `2.31` ... `2.36`, the latest by default.
         self.release = coder_version if isinstance(coder_version, Release) else Release.parse(coder_version)
-        self.world: World = build_world(self.fixtures, clock, speed, self.release)
+        self.world: World = fresh_world(self.fixtures, clock, speed, self.release)
         self.journal = Journal()
         self.faults = Faults()
         self.api_operations: dict[str, CompiledOperation] = api_operations()
@@ -145,7 +145,7 @@ class FakeCoder:
         clock's mode and speed kept, the journal cleared (and the faults, for a reset)."""
         with self.lock:
             clock = self.world.clock
-            world = build_world(fixtures, clock.mode, clock.speed, self.release)  # raises before anything is replaced
+            world = fresh_world(fixtures, clock.mode, clock.speed, self.release)  # raises before anything is replaced
             self.fixtures, self.world = fixtures, world
             self.journal.clear()
             if clear_faults:

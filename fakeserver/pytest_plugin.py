@@ -29,12 +29,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, Self, get_args
 import pytest
 
 from fakeserver import control, lifecycle
-from fakeserver.builder import build_world
 from fakeserver.clock import ClockMode
 from fakeserver.errors import NotFound
 from fakeserver.fake import FakeCoder, JSONObject
 from fakeserver.fixtures import FixtureError, default_fixture_path, load_fixtures
 from fakeserver.journal import JournalEntry
+from fakeserver.pristine import fresh_world
 from fakeserver.releases import LATEST, Release
 from fakeserver.server import FakeServer
 from fakeserver.spec import load_spec, spec_path
@@ -366,7 +366,7 @@ def pytest_configure(config: pytest.Config) -> None:
     fixtures = _suite_fixtures(config)
     if fixtures:
         try:
-            build_world(load_fixtures(fixtures))  # a bad file stops the run now, not in every test
+            fresh_world(load_fixtures(fixtures))  # a bad file stops the run now, not in every test
         except FixtureError as error:
             raise pytest.UsageError(f"fakeserver: bad fixture file: {error}") from None
     config.stash[SUITE_FIXTURES] = fixtures

@@ -9,7 +9,6 @@ step of a workspace is, is the lifecycle's to say (`next_step`); the schedule on
 from __future__ import annotations
 
 import heapq
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +28,16 @@ class Schedule:
         self._heap: list[tuple[datetime, int, str]] = []  # (due, entry, workspace id)
         self._entries: dict[str, int] = {}  # workspace id -> its current entry
         self._touched: set[str] = set()
-        self._counter = itertools.count()
+        self._entry_count = 0  # entries ever made: the next one's number
+
+    def copy(self) -> Schedule:
+        """The same order, sharing nothing with this one (World.copy)."""
+        copied = Schedule()
+        copied._heap = list(self._heap)
+        copied._entries = dict(self._entries)
+        copied._touched = set(self._touched)
+        copied._entry_count = self._entry_count
+        return copied
 
     @property
     def idle(self) -> bool:
@@ -61,7 +69,8 @@ class Schedule:
             if step is None:
                 self._entries.pop(workspace_id, None)
                 continue
-            entry = next(self._counter)
+            entry = self._entry_count
+            self._entry_count += 1
             self._entries[workspace_id] = entry
             heapq.heappush(self._heap, (step.due, entry, workspace_id))
         self._touched.clear()

@@ -274,8 +274,10 @@ def test_a_bad_task_in_a_list_still_fails_loudly(monkeypatch: pytest.MonkeyPatch
         body = fresh(world, task)
         return {**body, "status": "sleeping"} if task.name == "write-docs" else body
 
+    fake = FakeCoder()  # its tasks come encoded (pristine.py): the task is changed to be encoded again
     monkeypatch.setattr(serialize, "_task_json", broken)
-    with FakeCoder().client("alice") as alice, pytest.raises(ResponseValidationError) as raised:
+    fake.report_status("alice/write-docs", "working", "Drafting")
+    with fake.client("alice") as alice, pytest.raises(ResponseValidationError) as raised:
         alice.get("/api/v2/tasks")
     assert raised.value.location == "#/components/schemas/Task"
     assert "(at tasks/1/status)" in raised.value.reason
