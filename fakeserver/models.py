@@ -244,6 +244,8 @@ def _copier(record_type: Callable[..., R], **nested: Callable[[Any], Any]) -> Ca
     names = [f.name for f in fields(record_type)]  # type: ignore[arg-type]  # a dataclass
     read = attrgetter(*names)
     positions = [(names.index(name), copy_value) for name, copy_value in nested.items()]
+    if not positions:
+        return lambda record: record_type(*read(record))
 
     def copy(record: R) -> R:
         values = list(read(record))

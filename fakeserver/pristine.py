@@ -21,7 +21,7 @@ from fakeserver.clock import Clock, ClockMode
 from fakeserver.fixtures import Fixtures
 from fakeserver.releases import LATEST, Release
 from fakeserver.serialize import task_wire
-from fakeserver.world import World
+from fakeserver.world import RandomStates, World
 
 KEPT_TASKS = 2_000  # tasks in all the kept worlds together (a few MB)
 KEPT_WORLDS = 16
@@ -30,6 +30,7 @@ KEPT_WORLDS = 16
 class _Kept(NamedTuple):
     documents: tuple[dict[str, Any], ...]  # held, so that the ids in its key stay theirs
     world: World
+    random_states: RandomStates  # read once: the kept world never draws again
 
 
 _kept: OrderedDict[tuple[object, ...], _Kept] = OrderedDict()
@@ -43,22 +44,23 @@ def fresh_world(
     if clock_mode != "manual" or len(fixtures.tasks) > KEPT_TASKS:
         return build_world(fixtures, clock_mode, speed, release)
     kept = _kept_world(fixtures, release)
-    return kept.copy(Clock(kept.clock.now(), clock_mode, speed))
+    return kept.world.copy(Clock(kept.world.clock.now(), clock_mode, speed), kept.random_states)
 
 
-def _kept_world(fixtures: Fixtures, release: Release) -> World:
+def _kept_world(fixtures: Fixtures, release: Release) -> _Kept:
     # Parsed documents are cached per file version (fixtures.py), so their identity names them.
     key = (*(id(document) for document in fixtures.documents), release)
     with _lock:
         kept = _kept.get(key)
         if kept is not None:
             _kept.move_to_end(key)
-            return kept.world
+            return kept
     world = _built(fixtures, release)  # outside the lock: a bad file raises here, keeping nothing
+    kept = _Kept(fixtures.documents, world, world.random_states())
     with _lock:
-        _kept[key] = _Kept(fixtures.documents, world)
+        _kept[key] = kept
         _forget_the_oldest()
-    return world
+    return kept
 
 
 def _built(fixtures: Fixtures, release: Release) -> World:

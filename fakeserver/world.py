@@ -77,6 +77,7 @@ class Timings:
 
 
 FOUNDING_LEAD = timedelta(days=1)
+RandomStates = tuple[Any, Any]  # random.Random.getstate() of the id and the name generators
 
 # What a task template provisions: one agent, hosting the task's app (AgentAPI on its usual port).
 AGENT_NAME = "main"
@@ -172,7 +173,11 @@ class World:
         self._live_tasks_by_name: dict[tuple[str, str], Task] = {}  # (owner id, lower-case name)
         self._workspaces_by_name: dict[tuple[str, str], Workspace] = {}  # the same, for workspaces not deleted
 
-    def copy(self, clock: Clock) -> World:
+    def random_states(self) -> RandomStates:
+        """Where the id and the name generators stand (World.copy takes them from a world kept as is)."""
+        return self.rng.getstate(), self.name_rng.getstate()
+
+    def copy(self, clock: Clock, random_states: RandomStates | None = None) -> World:
         """This world on another clock, sharing nothing that either changes: what building it again
         from its fixtures would give, at a third of the cost (pristine.py keeps one per fixtures).
 
@@ -185,8 +190,9 @@ class World:
         copied.founded_at = self.founded_at
         copied.timings = Timings(**self.timings.to_mapping())
         copied.seed = self.seed
-        copied.rng = _copied_random(self.rng)
-        copied.name_rng = _copied_random(self.name_rng)
+        ids_state, names_state = random_states or self.random_states()
+        copied.rng = _random_at(ids_state)
+        copied.name_rng = _random_at(names_state)
         copied._used_ids = set(self._used_ids)
         copied.organizations = {key: copy_organization(org) for key, org in self.organizations.items()}
         copied.users = users = {key: copy_user(user) for key, user in self.users.items()}
@@ -521,10 +527,10 @@ class World:
             self._agents_by_token[build.agent.token] = workspace
 
 
-def _copied_random(generator: random.Random) -> random.Random:
-    copied = random.Random.__new__(random.Random)  # not seeded: its state is set next
-    copied.setstate(generator.getstate())
-    return copied
+def _random_at(state: Any) -> random.Random:
+    generator = random.Random.__new__(random.Random)  # not seeded: its state is set next
+    generator.setstate(state)
+    return generator
 
 
 def _uuid4_text(bits: int) -> str:

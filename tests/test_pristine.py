@@ -103,7 +103,7 @@ def test_two_fakes_of_the_same_fixtures_share_nothing_that_changes() -> None:
 def test_a_copy_of_a_busy_world_shares_nothing_that_changes() -> None:
     fake = FakeCoder()
     fake.load_text(busy_fixture())
-    kept = pristine._kept_world(fake.fixtures, fake.release)
+    kept = pristine._kept_world(fake.fixtures, fake.release).world
     assert fake.world.tasks.keys() == kept.tasks.keys()
     assert any(task.snapshot for task in kept.tasks.values())
     assert any(task.pending_reply for task in kept.tasks.values())
