@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import httpx
 import pytest
 from conftest import ACTIVE_ID, AI_VERSION_ID, JSON_TYPE
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fakeserver import safejson
 from fakeserver.fake import FakeCoder
@@ -278,6 +281,44 @@ def test_safejson_refuses_depth_without_recursing() -> None:
     with pytest.raises(safejson.BadJSON, match="nested deeper"):
         safejson.loads(b"[" * 1_000_000)
     assert safejson.loads(b'["[[[[", "\\"[[["]') == ["[[[[", '"[[[']
+
+
+# Bytes a client may send: JSON of every kind (numbers at and past int64, floats past float64,
+# escapes with lone surrogates) and bytes that are not JSON or not UTF-8.
+JSON_TEXT = st.recursive(
+    st.sampled_from(["null", "true", "false"])
+    | st.integers(-(2**70), 2**70).map(str)
+    | st.floats(allow_nan=False, allow_infinity=False).map(repr)
+    | st.sampled_from(["1e400", "-1e400", "NaN", "Infinity", "1E2", "-0", "0.1", "1" * 25, "-" + "9" * 19])
+    | st.text().map(lambda text: json.dumps(text, ensure_ascii=True))
+    | st.sampled_from(['"\\ud800"', '"\\udfff x"', '"\\ud83d\\ude00"', '"\\u003c"']),
+    lambda children: (
+        st.lists(children, max_size=4).map(lambda items: "[" + ",".join(items) + "]")
+        | st.dictionaries(st.text(max_size=3).map(json.dumps), children, max_size=3).map(
+            lambda pairs: "{" + ",".join(f"{key}:{value}" for key, value in pairs.items()) + "}"
+        )
+    ),
+    max_leaves=8,
+)
+
+
+def _outcome(raw: bytes, decode: Any) -> Any:
+    try:
+        return ("value", repr(decode(raw)))  # repr: 1 and 1.0 differ, as do -0.0 and 0.0
+    except safejson.BadJSON as error:
+        return ("refused", str(error))
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=JSON_TEXT, noise=st.sampled_from([b"", b"\xff", b" ", b",", b"\xef\xbb\xbf"]))
+def test_safejson_decodes_as_the_exact_decoder_does(text: str, noise: bytes) -> None:
+    """`loads` takes orjson's path where it can: it answers what the standard library's decoder,
+    with Go's rules, answers for the same bytes (the refusals' words aside, which may differ)."""
+    for raw in (text.encode("utf-8", "surrogatepass"), text.encode("utf-8", "surrogatepass") + noise):
+        fast, exact = _outcome(raw, safejson.loads), _outcome(raw, safejson._decoded)
+        assert fast[0] == exact[0], (raw, fast, exact)
+        if fast[0] == "value":
+            assert fast == exact, raw
 
 
 # Tokens given twice.
