@@ -13,12 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.cors import cors_layer, origin_allowed
 from fakeserver.guard import is_control_write, refuse_host, untrusted_host, write_refusal
-from fakeserver.headers import with_coder_headers
+from fakeserver.headers import request_header, with_coder_headers
 from fakeserver.responses import coder_json
 
 if TYPE_CHECKING:
@@ -36,13 +35,12 @@ class FrontDoor:
         if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
-        headers = Headers(scope=scope)
         trusted = self.fake.allowed_hosts  # read per request: the server sets it once it is bound
-        host = untrusted_host(scope, headers, trusted)
+        host = untrusted_host(scope, request_header(scope, b"host") or "", trusted)
         if host is not None and trusted is not None:
             await refuse_host(scope, receive, send, host, trusted)
             return
-        from_page = "origin" in headers
+        from_page = request_header(scope, b"origin") is not None
         # Starlette's CORS varies every HTTP answer on the Origin: the same, for those it does not see
         vary = self._cors is not None and not from_page and scope["type"] == "http"
         stamped = with_coder_headers(send, self.fake, vary_on_origin=vary)

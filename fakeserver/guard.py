@@ -61,13 +61,13 @@ def is_trusted(host: str, trusted: frozenset[str]) -> bool:
 WS_POLICY_VIOLATION = 1008
 
 
-def untrusted_host(scope: Scope, headers: Headers, trusted: frozenset[str] | None) -> str | None:
-    """The host a request names when it must not be answered, else None. `trusted` None trusts
-    any (a fake that is not served has no network to be reached from), and so does a request
-    that came through an in-process transport."""
+def untrusted_host(scope: Scope, host_header: str, trusted: frozenset[str] | None) -> str | None:
+    """The host a request names (its `Host` header) when it must not be answered, else None.
+    `trusted` None trusts any (a fake that is not served has no network to be reached from), and
+    so does a request that came through an in-process transport."""
     if trusted is None or scope.get(IN_PROCESS):
         return None
-    host = host_name(headers.get("host", ""))
+    host = host_name(host_header)
     return None if is_trusted(host, trusted) else host
 
 

@@ -20,7 +20,25 @@ def coder_json(status: int, body: Any, headers: dict[str, str] | None = None) ->
     size = sum(map(len, parts)) if len(parts) > 2 else 0  # only a list's can be long
     if size > SENT_IN_PARTS_BYTES:
         return PartsResponse(parts, size, status, headers)
+    if headers is None and status >= 200 and status not in (204, 304):  # those Starlette sends no length
+        return JSONResponse(b"".join(parts), status)
     return Response(b"".join(parts), status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
+
+
+class JSONResponse(Response):
+    """An encoded JSON body and the two headers Starlette's `Response` gives it, in its order, set
+    at once: most answers are one of these, and Starlette's header building is generic."""
+
+    media_type = JSON_MEDIA_TYPE
+
+    def __init__(self, body: bytes, status: int) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = body
+        self.raw_headers = [(b"content-length", str(len(body)).encode("latin-1")), _JSON_CONTENT_TYPE]
+
+
+_JSON_CONTENT_TYPE = (b"content-type", JSON_MEDIA_TYPE.encode("latin-1"))
 
 
 def empty(status: int, headers: dict[str, str] | None = None) -> Response:

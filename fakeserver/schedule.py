@@ -1,8 +1,10 @@
 """The schedule: which workspace's next step falls due first.
 
 Each workspace's next step is worked out again only when it was touched (its records changed,
-or its step just ran) and kept in a heap; an entry superseded since is skipped when it comes up.
-So finding the next step costs O(log n), however many workspaces are in motion. What the next
+or its step just ran), and kept, with its entry in a heap; an entry superseded since is skipped
+when it comes up. So finding the next step costs O(log n), however many workspaces are in motion.
+A kept step is trusted: every change to the records it is worked out from goes through one of
+the world's mutators, which touch (world.py), and tests hold kept steps to fresh ones. What the next
 step of a workspace is, is the lifecycle's to say (`next_step`); the schedule only keeps order.
 """
 
@@ -10,12 +12,11 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     due: datetime
     apply: Callable[[], None]
 
@@ -26,16 +27,15 @@ NextStep = Callable[[str], "Step | None"]  # a workspace id -> its next step, if
 class Schedule:
     def __init__(self) -> None:
         self._heap: list[tuple[datetime, int, str]] = []  # (due, entry, workspace id)
-        self._entries: dict[str, int] = {}  # workspace id -> its current entry
+        self._entries: dict[str, tuple[int, Step]] = {}  # workspace id -> its current entry and step
         self._touched: set[str] = set()
         self._entry_count = 0  # entries ever made: the next one's number
 
     def copy(self) -> Schedule:
-        """The same order, sharing nothing with this one (World.copy)."""
+        """The same schedule for a copy of its world (World.copy): a step holds its world's records,
+        so the copy works each step out again, from its own."""
         copied = Schedule()
-        copied._heap = list(self._heap)
-        copied._entries = dict(self._entries)
-        copied._touched = set(self._touched)
+        copied._touched = self._touched | self._entries.keys()
         copied._entry_count = self._entry_count
         return copied
 
@@ -52,16 +52,18 @@ class Schedule:
         """The step that falls due first; applying it marks its workspace touched."""
         self._reschedule(next_step)
         while self._heap:
-            due, entry, workspace_id = self._heap[0]
-            if self._entries.get(workspace_id) != entry:
+            _, entry, workspace_id = self._heap[0]
+            current = self._entries.get(workspace_id)
+            if current is None or current[0] != entry:
                 heapq.heappop(self._heap)  # superseded
                 continue
-            step = next_step(workspace_id)
-            if step is not None and step.due == due:
-                return self._touching(workspace_id, step)
-            self.touch(workspace_id)  # its records changed without a touch: work it out again
-            self._reschedule(next_step)
+            return self._touching(workspace_id, current[1])
         return None
+
+    def upcoming(self, next_step: NextStep) -> dict[str, datetime]:
+        """When each scheduled workspace's next step falls due (tests hold it to a fresh working-out)."""
+        self._reschedule(next_step)
+        return {workspace_id: step.due for workspace_id, (_, step) in self._entries.items()}
 
     def _reschedule(self, next_step: NextStep) -> None:
         for workspace_id in self._touched:
@@ -71,7 +73,7 @@ class Schedule:
                 continue
             entry = self._entry_count
             self._entry_count += 1
-            self._entries[workspace_id] = entry
+            self._entries[workspace_id] = (entry, step)
             heapq.heappush(self._heap, (step.due, entry, workspace_id))
         self._touched.clear()
 

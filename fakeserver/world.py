@@ -480,6 +480,7 @@ class World:
     def provision_agent(self, workspace: Workspace, build: Build) -> Agent:
         """What the provisioner creates when a start build succeeds: one agent hosting the task app."""
         self._changed_workspace(workspace.id)
+        self.schedule.touch(workspace.id)
         agent = new_agent(self.new_id, self.now())
         build.agent = agent
         self._index_agent(workspace, build)
@@ -513,6 +514,8 @@ class World:
         task.deleted_at = self.now()
         task.snapshot = None
         self._live_tasks_by_name.pop((task.owner_id, task.name.lower()), None)
+        if task.workspace_id is not None:
+            self.schedule.touch(task.workspace_id)  # the fake agent answers no deleted task
 
     def mark_workspace_deleted(self, workspace: Workspace) -> None:
         """Its delete build succeeded: the name is free again."""

@@ -440,6 +440,17 @@ class TasksMachine(RuleBasedStateMachine):
             assert serialize.task_json(world, task) == serialize._task_json(world, task), task.name
 
     @invariant()
+    def the_kept_next_step_of_every_workspace_is_a_fresh_one(self) -> None:
+        """The schedule trusts the steps it worked out until a mutator touches their workspace."""
+        from fakeserver import lifecycle
+
+        world = self.fake.world
+        with self.fake.lock:
+            upcoming = world.schedule.upcoming(lambda ws_id: lifecycle.next_step(world, world.workspaces[ws_id]))
+            fresh = {ws.id: step.due for ws in world.workspaces.values() if (step := lifecycle.next_step(world, ws))}
+        assert upcoming == fresh
+
+    @invariant()
     def lists_show_each_member_their_own_live_tasks(self) -> None:
         if not hasattr(self, "preexisting") or len(self.preexisting) < len(MEMBERS):
             return  # before `start`

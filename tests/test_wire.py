@@ -6,6 +6,7 @@ import json
 import tracemalloc
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -94,3 +95,17 @@ def test_a_kept_encoding_costs_about_its_length() -> None:
         tracemalloc.stop()
     assert per_wire < 1.5 * len(wires[0].encoded)
     assert wires[0].value == value  # decoded again when asked for
+
+
+@pytest.mark.parametrize("status", [200, 201, 202, 400, 404, 409, 500])
+def test_a_json_answer_is_framed_as_starlette_frames_it(status: int) -> None:
+    """`coder_json` sets the headers of most answers itself: those Starlette's Response would set."""
+    from starlette.responses import Response
+
+    from fakeserver.responses import JSON_MEDIA_TYPE, coder_json
+
+    body = {"message": "Fix <it> ✓", "items": [1, 2]}
+    ours = coder_json(status, body)
+    theirs = Response(encode(body), status_code=status, media_type=JSON_MEDIA_TYPE)
+    assert (ours.status_code, ours.raw_headers, ours.body) == (theirs.status_code, theirs.raw_headers, theirs.body)
+    assert ours.headers["content-type"] == "application/json; charset=utf-8"
