@@ -20,7 +20,7 @@ def coder_json(status: int, body: Any, headers: dict[str, str] | None = None) ->
     size = sum(map(len, parts)) if len(parts) > 2 else 0  # only a list's can be long
     if size > SENT_IN_PARTS_BYTES:
         return PartsResponse(parts, size, status, headers)
-    if headers is None and status >= 200 and status not in (204, 304):  # those Starlette sends no length
+    if not headers and status >= 200 and status not in (204, 304):  # those Starlette sends no length
         return JSONResponse(b"".join(parts), status)
     return Response(b"".join(parts), status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
 
