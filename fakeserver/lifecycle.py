@@ -46,7 +46,7 @@ def run_until(world: World, target: datetime) -> int:
     while (step := earliest_step(world)) is not None and step.due <= target:
         held = world.clock.pin(max(step.due, world.clock.now()) if world.clock.mode == "manual" else step.due)
         try:
-            step.apply()
+            step.apply(world)
         finally:
             world.clock.pin(held)  # a call's reading of the clock, if one is held (clock.HeldReading)
         applied += 1
@@ -74,13 +74,13 @@ def next_step(world: World, workspace: Workspace) -> Step | None:
     is_start = build.transition == "start"
     if job.status == "pending":
         wait = timings.job_pending if is_start else timings.stop_job_pending
-        return Step(_after(job.created_at, wait), lambda: run_job(world, workspace, build))
+        return Step(_after(job.created_at, wait), lambda world: run_job(world, workspace, build))
     if job.status == "running":
         wait = timings.job_running if is_start else timings.stop_job_running
-        return Step(_after(job.started_at or job.created_at, wait), lambda: succeed_job(world, workspace, build))
+        return Step(_after(job.started_at or job.created_at, wait), lambda world: succeed_job(world, workspace, build))
     if job.status == "canceling":
         return Step(
-            _after(job.started_at or job.created_at, 0.5), lambda: world.cancel_job(workspace, build, done=True)
+            _after(job.started_at or job.created_at, 0.5), lambda world: world.cancel_job(workspace, build, done=True)
         )
     if job.status != "succeeded" or not is_start or build.agent is None:
         return None
@@ -94,21 +94,21 @@ def _agent_step(world: World, workspace: Workspace, agent: Agent) -> Step | None
     if agent.lifecycle == "created":
         return Step(
             _after(agent.changed_at, timings.agent_connect),
-            lambda: world.set_agent_lifecycle(workspace, agent, "starting"),
+            lambda world: world.set_agent_lifecycle(workspace, agent, "starting"),
         )
     if agent.lifecycle == "starting":
         return Step(
             _after(agent.changed_at, timings.agent_startup),
-            lambda: world.set_agent_lifecycle(workspace, agent, "ready"),
+            lambda world: world.set_agent_lifecycle(workspace, agent, "ready"),
         )
     if agent.lifecycle != "ready":
         return None
     if agent.app.health == "initializing":
         since = max(agent.changed_at, agent.app.changed_at)
-        return Step(_after(since, timings.app_startup), lambda: app_ready(world, workspace, agent))
+        return Step(_after(since, timings.app_startup), lambda world: app_ready(world, workspace, agent))
     task = world.tasks.get(workspace.task_id)
     if task is not None and task.deleted_at is None and task.pending_reply is not None:
-        return Step(task.pending_reply.due_at, lambda: fake_agent.deliver(world, task, workspace, agent))
+        return Step(task.pending_reply.due_at, lambda world: fake_agent.deliver(world, task, workspace, agent))
     return None
 
 

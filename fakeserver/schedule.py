@@ -13,12 +13,17 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from datetime import datetime
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from fakeserver.world import World
 
 
 class Step(NamedTuple):
     due: datetime
-    apply: Callable[[], None]
+    # Given its world when it runs, not holding it: a world keeps its steps, and a world that held
+    # itself would wait for the cycle collector to be freed (a reset drops one a test).
+    apply: Callable[[World], None]
 
 
 NextStep = Callable[[str], "Step | None"]  # a workspace id -> its next step, if any
@@ -80,8 +85,8 @@ class Schedule:
     def _touching(self, workspace_id: str, step: Step) -> Step:
         """The step, marking its workspace touched once it ran (its next step is then a new one)."""
 
-        def apply() -> None:
-            step.apply()
+        def apply(world: World) -> None:
+            step.apply(world)
             self.touch(workspace_id)
 
         return Step(step.due, apply)

@@ -79,3 +79,25 @@ def test_every_action_leaves_the_kept_steps_as_fresh_ones(actions: list[tuple[st
                     raise
             kept, fresh = kept_and_fresh_steps(fake)
             assert kept == fresh, (kind, value)
+
+
+def test_a_replaced_world_is_freed_without_the_cycle_collector() -> None:
+    """A world holds its next steps but not itself: dropped (a reset, a test's fake gone), it is
+    freed at once, not when the collector next looks (which a served fake may put off for long)."""
+    import gc
+    import weakref
+
+    fake = FakeCoder()
+    with fake.client("alice") as alice:
+        alice.post("/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID, "input": "Go"})
+        fake.advance(1.5)  # steps worked out and kept, one applied
+        alice.get("/api/v2/tasks")
+    kept, _ = kept_and_fresh_steps(fake)
+    assert kept  # steps worked out and kept
+    old = weakref.ref(fake.world)
+    gc.disable()
+    try:
+        fake.reset()
+        assert old() is None, [type(r).__name__ for r in gc.get_referrers(old())]
+    finally:
+        gc.enable()
