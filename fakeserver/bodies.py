@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 
 import anyio
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 DEFAULT_BODY_TIMEOUT = 10.0  # seconds for the whole body to arrive; `serve --body-timeout` changes it
 
@@ -42,12 +42,19 @@ async def read_at_most(request: Request, limit: int, timeout: float) -> bytes:
 
 
 async def _read(request: Request, limit: int) -> bytes:
+    """The body's messages, read as Starlette's `Request.stream` reads them, with no async generator
+    between (the pipeline reads each body once, here, and nothing reads it after)."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    receive = request.receive
+    while size < limit:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        chunk = message.get("body", b"")
         chunks.append(chunk)
         size += len(chunk)
-        if size >= limit:
+        if not message.get("more_body", False):
             break
     return b"".join(chunks)[:limit]
 
