@@ -85,13 +85,14 @@ def receive(world: World, task: Task, workspace: Workspace, agent: Agent, text: 
     """A user message reaches the agent: it records it, starts working and queues its answer."""
     world.append_message(task, "user", text)
     rule = rule_for(world.agent_rules, text)
-    world.report_app_status(workspace, agent, "working", f"Working on: {excerpt(text)}", "")
+    summary = excerpt(text)
+    world.report_app_status(workspace, agent, "working", f"Working on: {summary}", "")
     delay = world.timings.agent_reply if rule.delay is None else rule.delay
     reply = PendingReply(
         due_at=world.now() + timedelta(seconds=delay),
-        content=rule.reply.replace("{input}", excerpt(text)),
+        content=rule.reply.replace("{input}", summary),
         state=rule.state,
-        message=rule.message.replace("{input}", excerpt(text)),
+        message=rule.message.replace("{input}", summary),
     )
     world.queue_reply(task, reply)
 
