@@ -63,13 +63,10 @@ def _decoded(raw: bytes | str) -> Any:
 
 def _check_depth(raw: bytes | str) -> None:
     """Refuse deep nesting with a scan that cannot recurse: count brackets outside strings."""
-    if isinstance(raw, bytes):
-        if raw.count(b"[") + raw.count(b"{") <= MAX_DEPTH:
-            return  # the common case: too few brackets to be too deep
-        raw = raw.decode("utf-8", errors="replace")
-    text = raw
-    if text.count("[") + text.count("{") <= MAX_DEPTH:
-        return
+    opening = raw.count(b"[") + raw.count(b"{") if isinstance(raw, bytes) else raw.count("[") + raw.count("{")
+    if opening <= MAX_DEPTH:
+        return  # the common case: too few brackets to be too deep
+    text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw
     depth = 0
     for token in _BRACKET.finditer(_STRING.sub("", _ESCAPE.sub("", text))):
         if token.group(0) in "[{":

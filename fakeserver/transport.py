@@ -2,8 +2,8 @@
 
 httpx ships only an async ASGI transport, and Starlette's TestClient starts a
 thread portal for every request (milliseconds each). The transports here make the
-exchange httpx's `ASGITransport` makes (the same scope, messages and response) at a
-third of its cost; the sync one runs it on an event loop kept per thread, which keeps
+exchange httpx's `ASGITransport` makes (the same scope, messages and response) at
+about half its cost; the sync one runs it on an event loop kept per thread, which keeps
 a request in the tens of microseconds. Where that thread already runs a loop (sync
 code under test called from an async test), a loop cannot be nested in it: the request
 then runs on one shared portal thread's loop instead, and the caller waits for it.
@@ -41,7 +41,7 @@ class AsyncASGITransport(httpx.AsyncBaseTransport):
 
 async def _exchange(app: ASGIApp, request: httpx.Request, raise_app_exceptions: bool) -> httpx.Response:
     """One request through the app, as httpx's own ASGITransport makes it (the same scope and
-    messages), without what it needs for trio and for streaming: a third of its cost."""
+    messages), without what it needs for trio and for streaming."""
     url = request.url
     scope: Scope = {
         "type": "http",
@@ -56,7 +56,7 @@ async def _exchange(app: ASGIApp, request: httpx.Request, raise_app_exceptions: 
         "server": (url.host, url.port),
         "client": CLIENT_ADDRESS,
         "root_path": "",
-        IN_PROCESS: True,
+        IN_PROCESS: True,  # no socket reached it: a served fake's Host guard lets it through (guard.py)
     }
     assert isinstance(request.stream, httpx.AsyncByteStream)
     chunks = request.stream.__aiter__()
@@ -128,12 +128,10 @@ class SyncASGITransport(httpx.BaseTransport):
                 content=request.read(),
                 extensions=request.extensions,
             )
+        exchange = self._transport.handle_async_request(request)  # its response's stream reads both ways
         if _loop_running_here():
-            return asyncio.run_coroutine_threadsafe(self._send(request), _portal_loop()).result()
-        return _thread_loop().run_until_complete(self._send(request))
-
-    async def _send(self, request: httpx.Request) -> httpx.Response:
-        return await self._transport.handle_async_request(request)  # its stream reads both ways
+            return asyncio.run_coroutine_threadsafe(exchange, _portal_loop()).result()
+        return _thread_loop().run_until_complete(exchange)
 
 
 _local = threading.local()

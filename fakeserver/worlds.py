@@ -31,6 +31,7 @@ from fakeserver.responses import coder_json
 
 PREFIX = "/w/"
 WORLD_HEADER = "x-fakeserver-world"  # the same as the /w/<name> prefix, for clients that set headers
+_WORLD_HEADER_KEY = WORLD_HEADER.encode("latin-1")
 WORLD_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 DEFAULT_MAX_WORLDS = 64
 DEFAULT_IDLE_SECONDS = 30 * 60.0
@@ -138,7 +139,7 @@ class WorldsApp:
             await self.default.app(scope, receive, send)
             return
         if not path.startswith(PREFIX):
-            named = request_header(scope, WORLD_HEADER.encode("latin-1"))  # a client that cannot change its URL
+            named = request_header(scope, _WORLD_HEADER_KEY)  # a client that cannot change its URL
             if named is None:
                 await self.default.app(scope, receive, send)
                 return

@@ -19,6 +19,7 @@ import httpx
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+from test_schedule import kept_and_fresh_steps
 
 from fakeserver.fake import FakeCoder
 from fakeserver.world import Timings
@@ -442,13 +443,8 @@ class TasksMachine(RuleBasedStateMachine):
     @invariant()
     def the_kept_next_step_of_every_workspace_is_a_fresh_one(self) -> None:
         """The schedule trusts the steps it worked out until a mutator touches their workspace."""
-        from fakeserver import lifecycle
-
-        world = self.fake.world
-        with self.fake.lock:
-            upcoming = world.schedule.upcoming(lambda ws_id: lifecycle.next_step(world, world.workspaces[ws_id]))
-            fresh = {ws.id: step.due for ws in world.workspaces.values() if (step := lifecycle.next_step(world, ws))}
-        assert upcoming == fresh
+        kept, fresh = kept_and_fresh_steps(self.fake)
+        assert kept == fresh
 
     @invariant()
     def lists_show_each_member_their_own_live_tasks(self) -> None:
