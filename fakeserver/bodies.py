@@ -8,6 +8,7 @@ only for an operation that takes one, only once the caller is known, and through
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
@@ -26,19 +27,76 @@ def has_body(request: Request) -> bool:
     return (length is not None and length.strip() not in ("", "0")) or "transfer-encoding" in headers
 
 
-async def read_at_most(request: Request, limit: int, timeout: float) -> bytes:
-    """The body, or its first `limit` bytes when it is longer: the rest is never read.
+class BodyReads:
+    """The bodies being read for one fake, each within `timeout` seconds of its start.
 
-    Raises `BodyTimeout`, and Starlette's `ClientDisconnect` when the client goes away.
+    On asyncio one timer serves every read: a timer of its own per read (`asyncio.timeout`) made
+    and cancelled a timer handle for every request with a body, a twentieth of a POST's cost,
+    and almost every body has arrived before its read begins. The shared timer is armed for the
+    oldest read in flight; when it fires it ends the reads past their deadline and is armed again
+    for the next, so a read that stalls is ended on time and a steady stream of reads costs one
+    timer per `timeout` seconds. A read is registered only while it awaits its body, so the timer
+    can cancel nothing else. Other event loops (trio) get anyio's timeout per read.
     """
-    try:
-        if _on_asyncio():
-            async with asyncio.timeout(timeout):
-                return await _read(request, limit)
-        with anyio.fail_after(timeout):
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadlines: dict[asyncio.Task[Any], float] = {}  # in flight, oldest first
+        self._expired: set[asyncio.Task[Any]] = set()
+
+    async def read_at_most(self, request: Request, limit: int) -> bytes:
+        """The body, or its first `limit` bytes when it is longer: the rest is never read.
+
+        Raises `BodyTimeout`, and Starlette's `ClientDisconnect` when the client goes away.
+        """
+        task = _current_asyncio_task()
+        if task is None:
+            try:
+                with anyio.fail_after(self.timeout):
+                    return await _read(request, limit)
+            except TimeoutError:
+                raise self._timed_out() from None
+        self._watch(task)
+        try:
             return await _read(request, limit)
-    except TimeoutError:
-        raise BodyTimeout(f"the body did not arrive within {timeout:g} s") from None
+        except asyncio.CancelledError:
+            if task not in self._expired:
+                raise
+            self._expired.discard(task)
+            if task.uncancel() > 0:  # cancelled by someone else as well: theirs goes on
+                raise
+            raise self._timed_out() from None
+        finally:
+            self._deadlines.pop(task, None)
+
+    def _timed_out(self) -> BodyTimeout:
+        return BodyTimeout(f"the body did not arrive within {self.timeout:g} s")
+
+    def _watch(self, task: asyncio.Task[Any]) -> None:
+        loop = task.get_loop()
+        if loop is not self._loop:  # a fake outlives the event loops of the tests that use it
+            self._loop, self._timer = loop, None
+            self._deadlines.clear()
+            self._expired.clear()
+        deadline = loop.time() + self.timeout
+        self._deadlines[task] = deadline
+        if self._timer is None:
+            self._timer = loop.call_at(deadline, self._end_overdue)
+
+    def _end_overdue(self) -> None:
+        assert self._loop is not None
+        self._timer = None
+        now = self._loop.time()
+        while self._deadlines:
+            task, deadline = next(iter(self._deadlines.items()))
+            if deadline > now:
+                self._timer = self._loop.call_at(deadline, self._end_overdue)
+                return
+            del self._deadlines[task]
+            self._expired.add(task)
+            task.cancel()
 
 
 async def _read(request: Request, limit: int) -> bytes:
@@ -59,11 +117,8 @@ async def _read(request: Request, limit: int) -> bytes:
     return b"".join(chunks)[:limit]
 
 
-def _on_asyncio() -> bool:
-    """Whether the fake runs on asyncio, as it does under uvicorn and its in-process transports:
-    asyncio's own timeout then costs half of anyio's, which works on trio too."""
+def _current_asyncio_task() -> asyncio.Task[Any] | None:
     try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
+        return asyncio.current_task()
+    except RuntimeError:  # no asyncio loop runs: trio
+        return None

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from fakeserver import control, lifecycle
-from fakeserver.bodies import DEFAULT_BODY_TIMEOUT
+from fakeserver.bodies import DEFAULT_BODY_TIMEOUT, BodyReads
 from fakeserver.clock import ClockMode
 from fakeserver.errors import NotFound
 from fakeserver.export import export_world
@@ -70,6 +70,7 @@ class FakeCoder:
         self.validate_responses = validate_responses
         self.cors_origins = cors_origins  # None: any localhost origin; empty: no CORS (see app.py)
         self.body_timeout = body_timeout  # seconds a request body may take to arrive (bodies.py)
+        self.body_reads = BodyReads(body_timeout)
         # The Host names it answers to once served (guard.py); None, in process: any.
         self.allowed_hosts = allowed_hosts
         self.worlds: Worlds | None = None  # the named worlds served beside this one (worlds.py), if any

@@ -43,17 +43,20 @@ def with_coder_headers(send: Send, fake: FakeCoder, vary_on_origin: bool) -> Sen
         # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
         # Nothing inside writes these headers but `Date`, so they are appended, not replaced.
         kind = message["type"]
+        if kind == "http.response.body":  # half of all messages: nothing to add
+            await send(message)
+            return
         if kind in ("http.response.start", "websocket.http.response.start"):
             world = fake.world
-            headers = message.get("headers", ())
-            dated = b"date" in [name for name, _ in headers]
-            extra = [] if dated else [date_header(world.now())]
-            extra.append((BUILD_VERSION_HEADER, world.release.version.encode()))
+            headers = list(message.get("headers", ()))
+            if b"date" not in [name for name, _ in headers]:
+                headers.append(date_header(world.now()))
+            headers.append((BUILD_VERSION_HEADER, world.release.version_header))
             if vary_on_origin and kind == "http.response.start":
-                extra.append((b"vary", b"Origin"))
-            message = {**message, "headers": [*headers, *extra]}
+                headers.append((b"vary", b"Origin"))
+            message = {**message, "headers": headers}
         elif kind == "websocket.accept":
-            extra = [(BUILD_VERSION_HEADER, fake.world.release.version.encode())]
+            extra = [(BUILD_VERSION_HEADER, fake.world.release.version_header)]
             message = {**message, "headers": [*message.get("headers", ()), *extra]}
         await send(message)
 

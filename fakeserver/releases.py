@@ -9,6 +9,7 @@ equal. Each entry was read from coderd's source at the release tags (`coderd/ait
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Final
 
 
@@ -38,6 +39,11 @@ class Release:
     def version(self) -> str:
         """What `X-Coder-Build-Version` and `/api/v2/buildinfo` say."""
         return f"v{self.major}.{self.minor}.0"
+
+    @cached_property
+    def version_header(self) -> bytes:
+        """`version` as the header value, made once: every answer carries it."""
+        return self.version.encode("ascii")
 
     def has(self, change: Change) -> bool:
         return self >= change.since

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 
 from fakeserver import lifecycle
 from fakeserver.auth import Principal, authenticate_token, request_token
-from fakeserver.bodies import BodyTimeout, has_body, read_at_most
+from fakeserver.bodies import BodyReads, BodyTimeout, has_body
 from fakeserver.errors import ApiError, FakeError, envelope, status_of
 from fakeserver.headers import date_header
 from fakeserver.journal import BODY_LIMIT, Journal, JournalEntry, mask_token, masked_query
@@ -51,7 +51,7 @@ class Host(Protocol):
     journal: Journal
     faults: Faults
     validate_responses: bool
-    body_timeout: float
+    body_reads: BodyReads  # each within the fake's timeout
     cors_origins: Sequence[str] | None  # which pages may call it (cors.py); a WebSocket checks it too
 
 
@@ -91,6 +91,7 @@ class Exchange:
     started: float  # perf_counter
     raw_body: bytes = b""
     principal: Principal | None = None
+    principal_of: World | None = None  # the world that found the principal
     call: Call | None = None
     _token: str | None = None
 
@@ -275,10 +276,14 @@ class OperationEndpoint:
         body = self.operation.request_body
         assert body is not None
         request = exchange.request
-        if not has_body(request) or not self._caller_is_let_in(host, exchange.token):
+        if not has_body(request):
             return b"", None
+        exchange.principal = self._caller_let_in(host, exchange.token)
+        if exchange.principal is None:
+            return b"", None
+        exchange.principal_of = host.world
         try:
-            raw = await read_at_most(request, body.read_limit + 1, host.body_timeout)
+            raw = await host.body_reads.read_at_most(request, body.read_limit + 1)
         except BodyTimeout as error:
             return b"", Reply(408, envelope("Timed out reading the request body.", f"{error}."))
         if len(raw) > body.read_limit and body.max_bytes is None:
@@ -286,14 +291,14 @@ class OperationEndpoint:
             return b"", Reply(413, envelope("Request body too large.", detail))
         return raw, None
 
-    def _caller_is_let_in(self, host: Host, token: str) -> bool:
-        """Whether authentication will pass: a caller it refuses gets its 401 with the body unread."""
+    def _caller_let_in(self, host: Host, token: str) -> Principal | None:
+        """Who the caller is, as coderd's middleware finds out before a body is read; None for a
+        caller it refuses, who gets its 401 with the body unread."""
         with host.lock:
             try:
-                authenticate_token(host.world, self.operation.security, token)
+                return authenticate_token(host.world, self.operation.security, token)
             except ApiError:
-                return False
-        return True
+                return None
 
     def _run(self, host: Host, exchange: Exchange, answer: Fault | Reply | None) -> Reply | Awaitable[Reply]:
         """The answer, noting on `exchange` who asked and what about. A refused body or an injected
@@ -302,7 +307,10 @@ class OperationEndpoint:
         try:
             if self._journaled:  # the control plane's actions catch up themselves (a reset must not need to)
                 lifecycle.catch_up(host.world)
-            exchange.principal = authenticate_token(host.world, self.operation.security, exchange.token)
+            # Asked again when the caller was not let in before its body was read (caught up now, an
+            # agent may have come up), or when a reset replaced the world meanwhile.
+            if exchange.principal is None or exchange.principal_of is not host.world:
+                exchange.principal = authenticate_token(host.world, self.operation.security, exchange.token)
             params = self._requests.parameters(request.path_params, exchange.query)
             raw_body = exchange.raw_body
             call = exchange.call = Call(
