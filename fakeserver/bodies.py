@@ -21,10 +21,15 @@ class BodyTimeout(Exception):
 
 
 def has_body(request: Request) -> bool:
-    """Whether the request announces a body (a length above zero, or chunks)."""
-    headers = request.headers
-    length = headers.get("content-length")
-    return (length is not None and length.strip() not in ("", "0")) or "transfer-encoding" in headers
+    """Whether the request announces a body (a length above zero, or chunks), read from the raw
+    header list in one pass (Starlette's `Headers` would copy it first)."""
+    length: bytes | None = None
+    for name, value in request.scope["headers"]:
+        if name == b"transfer-encoding":
+            return True
+        if name == b"content-length" and length is None:
+            length = value
+    return length is not None and length.strip() not in (b"", b"0")
 
 
 class BodyReads:

@@ -8,7 +8,7 @@ never kept in clear: only the caller's identity and a masked token are.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -37,13 +37,20 @@ class JournalEntry(NamedTuple):
     user: str  # the username, "agent:<id>" or "" when unauthenticated
     token: str  # masked
     status: int
-    response_bytes: bytes  # as answered; only the first BODY_LIMIT bytes are kept
+    # The answer's body as the parts it was sent from, no more than BODY_LIMIT bytes of them: a
+    # task's part is the world's own encoded bytes, shared rather than copied per call.
+    response_parts: tuple[bytes, ...]
     duration_ms: float
 
     @property
     def body(self) -> Any:
         """The request body: decoded JSON, else text (cut at BODY_LIMIT bytes), None when empty."""
         return _decoded(self.request_bytes)
+
+    @property
+    def response_bytes(self) -> bytes:
+        """The response body as answered (its first BODY_LIMIT bytes)."""
+        return b"".join(self.response_parts)
 
     @property
     def response(self) -> Any:
@@ -97,10 +104,10 @@ class Journal:
         return self._bytes
 
     def record(self, entry: JournalEntry) -> None:
-        if len(entry.request_bytes) > BODY_LIMIT or len(entry.response_bytes) > BODY_LIMIT:
-            entry = entry._replace(
-                request_bytes=entry.request_bytes[:BODY_LIMIT], response_bytes=entry.response_bytes[:BODY_LIMIT]
-            )
+        if len(entry.request_bytes) > BODY_LIMIT:
+            entry = entry._replace(request_bytes=entry.request_bytes[:BODY_LIMIT])
+        if sum(map(len, entry.response_parts)) > BODY_LIMIT:
+            entry = entry._replace(response_parts=first_parts(entry.response_parts, BODY_LIMIT))
         self._entries.append(entry)
         self._bytes += _cost(entry)
         while len(self._entries) > self._limit or (self._bytes > self._max_bytes and len(self._entries) > 1):
@@ -136,7 +143,20 @@ class Journal:
 
 
 def _cost(entry: JournalEntry) -> int:
-    return ENTRY_OVERHEAD + len(entry.request_bytes) + len(entry.response_bytes)
+    return ENTRY_OVERHEAD + len(entry.request_bytes) + sum(map(len, entry.response_parts))
+
+
+def first_parts(parts: Iterable[bytes], limit: int) -> tuple[bytes, ...]:
+    """The parts that make up the first `limit` bytes of their join, the last one cut to fit."""
+    kept: list[bytes] = []
+    size = 0
+    for part in parts:
+        if size + len(part) > limit:
+            kept.append(part[: limit - size])
+            break
+        kept.append(part)
+        size += len(part)
+    return tuple(kept)
 
 
 def _decoded(raw: bytes) -> Any:

@@ -81,10 +81,15 @@ def generate_task_name(prompt: str, rng: random.Random) -> tuple[str, str]:
 
 def _name_stem_from_prompt(prompt: str) -> str:
     """The prompt's leading words as lowercase hyphenated ASCII; empty when nothing usable is left."""
-    text = _truncate_at_word(_LINE_BREAKS.sub(" ", prompt), _STEM_MAX_LENGTH)
+    # A substitution costs microseconds a match even when it changes nothing: the two that most
+    # prompts need nothing of are made only when there is something to fold.
+    if _LINE_BREAKS.search(prompt):
+        prompt = _LINE_BREAKS.sub(" ", prompt)
+    text = _truncate_at_word(prompt, _STEM_MAX_LENGTH)
     stem = _ASCII_WHITESPACE.sub("-", text.lower())
     stem = _NOT_NAME_CHARACTERS.sub("", stem)
-    stem = _HYPHEN_RUNS.sub("-", stem)
+    if "--" in stem:
+        stem = _HYPHEN_RUNS.sub("-", stem)
     return _fit_stem(stem.strip("-"))
 
 

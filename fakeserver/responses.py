@@ -8,6 +8,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from fakeserver.journal import first_parts
 from fakeserver.wire import encode_parts
 
 JSON_MEDIA_TYPE = "application/json; charset=utf-8"
@@ -21,7 +22,7 @@ def coder_json(status: int, body: Any, headers: dict[str, str] | None = None) ->
     if size > SENT_IN_PARTS_BYTES:
         return PartsResponse(parts, size, status, headers)
     if not headers and status >= 200 and status not in (204, 304):  # those Starlette sends no length
-        return JSONResponse(b"".join(parts), status)
+        return JSONResponse(parts, status)
     return Response(b"".join(parts), status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
@@ -31,10 +32,11 @@ class JSONResponse(Response):
 
     media_type = JSON_MEDIA_TYPE
 
-    def __init__(self, body: bytes, status: int) -> None:
+    def __init__(self, parts: list[bytes], status: int) -> None:
         self.status_code = status
         self.background = None
-        self.body = body
+        self.parts = parts  # for the journal (`sent_parts`)
+        self.body = body = b"".join(parts)
         self.raw_headers = [(b"content-length", str(len(body)).encode("latin-1")), _JSON_CONTENT_TYPE]
 
 
@@ -45,11 +47,12 @@ def empty(status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(b"", status_code=status, headers=headers)
 
 
-def first_bytes(response: Response, limit: int) -> bytes:
-    """The start of what `response` sends (the journal keeps no more)."""
-    if isinstance(response, PartsResponse):
-        return next(response.chunks(limit), b"")[:limit]
-    return bytes(response.body[:limit])
+def sent_parts(response: Response, limit: int) -> tuple[bytes, ...]:
+    """The first `limit` bytes of what `response` sends, as the parts it was joined from: the
+    journal keeps them, and a task's part is the world's own encoded bytes, not a copy per call."""
+    if isinstance(response, JSONResponse | PartsResponse):
+        return first_parts(response.parts, limit)
+    return first_parts((bytes(response.body),), limit)
 
 
 class PartsResponse(Response):

@@ -28,7 +28,7 @@ from fakeserver.bodies import BodyReads, BodyTimeout, has_body
 from fakeserver.errors import ApiError, FakeError, envelope, status_of
 from fakeserver.headers import date_header
 from fakeserver.journal import BODY_LIMIT, Journal, JournalEntry, mask_token, masked_query
-from fakeserver.responses import coder_json, empty, first_bytes
+from fakeserver.responses import coder_json, empty, sent_parts
 from fakeserver.spec import Operation, Spec, SpecError
 from fakeserver.validation import RequestValidator, ResponseValidator
 from fakeserver.world import World
@@ -259,7 +259,7 @@ class OperationEndpoint:
         response = _response(reply)
         response.raw_headers.append(date_header(host.world.now()))  # the call's own reading of the clock
         if self._journaled:
-            self._record(host, exchange, reply, first_bytes(response, BODY_LIMIT))
+            self._record(host, exchange, reply, sent_parts(response, BODY_LIMIT))
         return response
 
     def _faults_for(self, host: Host) -> list[Fault]:
@@ -335,25 +335,27 @@ class OperationEndpoint:
         assert answer is not None and not isinstance(answer, Reply) and answer.status is not None
         return Reply(answer.status, answer.body)
 
-    def _record(self, host: Host, exchange: Exchange, reply: Reply, response_body: bytes) -> None:
+    def _record(self, host: Host, exchange: Exchange, reply: Reply, response_parts: tuple[bytes, ...]) -> None:
         request = exchange.request
-        host.journal.record(
-            JournalEntry(
-                id=host.journal.next_id(),
-                time=host.world.now(),
-                method=request.method,
-                path=request.scope["path"],
-                query=masked_query(exchange.query) if exchange.has_query else {},
-                request_bytes=exchange.raw_body,
-                operation_id=self.operation.operation_id,
-                task_id=exchange.call.task_id if exchange.call is not None else None,
-                user=exchange.user,
-                token=mask_token(exchange.token),
-                status=reply.status,
-                response_bytes=response_body,
-                duration_ms=(time.perf_counter() - exchange.started) * 1000,
-            )
+        scope = request.scope
+        # Positional, in JournalEntry's field order: a named tuple made from keywords costs four
+        # times as much, once per request.
+        entry = JournalEntry(
+            host.journal.next_id(),  # id
+            host.world.now(),  # time
+            scope["method"],
+            scope["path"],
+            masked_query(exchange.query) if exchange.has_query else {},  # query
+            exchange.raw_body,  # request_bytes
+            self.operation.operation_id,
+            exchange.call.task_id if exchange.call is not None else None,  # task_id
+            exchange.user,
+            mask_token(exchange.token),  # token
+            reply.status,
+            response_parts,
+            (time.perf_counter() - exchange.started) * 1000,  # duration_ms
         )
+        host.journal.record(entry)
 
 
 def _log(exchange: Exchange, reply: Reply) -> None:

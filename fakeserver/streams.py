@@ -147,7 +147,7 @@ class StreamEndpoint:
                 user=user.username if user is not None else "",
                 token=mask_token(token),
                 status=status,
-                response_bytes=response,
+                response_parts=(response,),
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -563,6 +564,24 @@ def test_a_poller_gets_only_what_is_new(fake: FakeCoder, control: httpx.Client, 
     assert control.get("/__fake__/requests", params={"since": "-1"}).status_code == 400
 
 
+def test_the_journal_holds_a_task_answer_without_a_copy_of_its_body(alice: httpx.Client, fake: FakeCoder) -> None:
+    """Polling one task records each answer, but the body is the task's encoded bytes, which the
+    world keeps anyway: 500 polls hold far less than 500 bodies."""
+    body = get_task(alice, ACTIVE_ID)  # the task is encoded and kept now
+    size = len(json.dumps(body))
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(500):
+            get_task(alice, ACTIVE_ID)
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert [entry.response for entry in fake.requests("getTask")][-1] == body  # what was answered
+    assert size > 1000
+    assert grown < 500 * size, (grown, size)  # less than one body a poll: each would hold one more
+
+
 def test_the_journal_is_bounded_in_bytes_as_well_as_entries() -> None:
     from fakeserver.journal import BODY_LIMIT, Journal, JournalEntry
 
@@ -580,14 +599,14 @@ def test_the_journal_is_bounded_in_bytes_as_well_as_entries() -> None:
             "",
             "",
             200,
-            b"x" * 20_000,
+            (b"x" * 12_000, b"y" * 8_000),
             1.0,
         )
         journal.record(entry)
     assert journal.size_bytes <= 100 * 1024
     kept = journal.entries()
     assert [entry.id for entry in kept] == list(range(51 - len(kept), 51))  # the newest
-    assert len(kept[0].response_bytes) == BODY_LIMIT
+    assert kept[0].response_bytes == b"x" * 12_000 + b"y" * (BODY_LIMIT - 12_000)  # cut across its parts
     assert journal.first_id == kept[0].id
 
 
