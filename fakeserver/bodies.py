@@ -8,6 +8,7 @@ only for an operation that takes one, only once the caller is known, and through
 from __future__ import annotations
 
 import asyncio
+import weakref
 from typing import Any
 
 import anyio
@@ -35,21 +36,18 @@ def has_body(request: Request) -> bool:
 class BodyReads:
     """The bodies being read for one fake, each within `timeout` seconds of its start.
 
-    On asyncio one timer serves every read: a timer of its own per read (`asyncio.timeout`) made
-    and cancelled a timer handle for every request with a body, a twentieth of a POST's cost,
-    and almost every body has arrived before its read begins. The shared timer is armed for the
-    oldest read in flight; when it fires it ends the reads past their deadline and is armed again
-    for the next, so a read that stalls is ended on time and a steady stream of reads costs one
-    timer per `timeout` seconds. A read is registered only while it awaits its body, so the timer
-    can cancel nothing else. Other event loops (trio) get anyio's timeout per read.
+    On asyncio one timer per event loop serves every read: a timer of its own per read
+    (`asyncio.timeout`) made and cancelled a timer handle for every request with a body, a
+    twentieth of a POST's cost, and almost every body has arrived before its read begins. Other
+    event loops (trio) get anyio's timeout per read.
     """
 
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._deadlines: dict[asyncio.Task[Any], float] = {}  # in flight, oldest first
-        self._expired: set[asyncio.Task[Any]] = set()
+        # A fake outlives the loops of the tests that use it, and a served fake's loop runs in a
+        # thread of its own beside the test's: each loop's reads are its own.
+        self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopReads] = weakref.WeakKeyDictionary()
+        self._last: _LoopReads | None = None
 
     async def read_at_most(self, request: Request, limit: int) -> bytes:
         """The body, or its first `limit` bytes when it is longer: the rest is never read.
@@ -63,44 +61,67 @@ class BodyReads:
                     return await _read(request, limit)
             except TimeoutError:
                 raise self._timed_out() from None
-        self._watch(task)
+        reads = self._reads_on(task.get_loop())
+        reads.watch(task, self.timeout)
         try:
             return await _read(request, limit)
         except asyncio.CancelledError:
-            if task not in self._expired:
-                raise
-            self._expired.discard(task)
-            if task.uncancel() > 0:  # cancelled by someone else as well: theirs goes on
+            if not reads.ended(task) or task.uncancel() > 0:  # someone else's cancellation goes on
                 raise
             raise self._timed_out() from None
         finally:
-            self._deadlines.pop(task, None)
+            reads.forget(task)
+
+    def _reads_on(self, loop: asyncio.AbstractEventLoop) -> _LoopReads:
+        reads = self._last
+        if reads is None or reads.loop is not loop:
+            reads = self._by_loop.get(loop)
+            if reads is None:
+                reads = self._by_loop[loop] = _LoopReads(loop)
+            self._last = reads
+        return reads
 
     def _timed_out(self) -> BodyTimeout:
         return BodyTimeout(f"the body did not arrive within {self.timeout:g} s")
 
-    def _watch(self, task: asyncio.Task[Any]) -> None:
-        loop = task.get_loop()
-        if loop is not self._loop:  # a fake outlives the event loops of the tests that use it
-            self._loop, self._timer = loop, None
-            self._deadlines.clear()
-            self._expired.clear()
-        deadline = loop.time() + self.timeout
+
+class _LoopReads:
+    """The reads in flight on one loop, and its one timer, armed for the oldest: when it fires it
+    ends the reads past their deadline and is armed again for the next. A read is watched only
+    while it awaits its body, so the timer cancels nothing else."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._timer: asyncio.TimerHandle | None = None
+        self._deadlines: dict[asyncio.Task[Any], float] = {}  # oldest first: one timeout for all
+        self._ended: set[asyncio.Task[Any]] = set()
+
+    def watch(self, task: asyncio.Task[Any], timeout: float) -> None:
+        deadline = self.loop.time() + timeout
         self._deadlines[task] = deadline
         if self._timer is None:
-            self._timer = loop.call_at(deadline, self._end_overdue)
+            self._timer = self.loop.call_at(deadline, self._end_overdue)
+
+    def forget(self, task: asyncio.Task[Any]) -> None:
+        self._deadlines.pop(task, None)
+
+    def ended(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the timer cancelled this read (asked once, when the cancellation arrives)."""
+        if task not in self._ended:
+            return False
+        self._ended.discard(task)
+        return True
 
     def _end_overdue(self) -> None:
-        assert self._loop is not None
         self._timer = None
-        now = self._loop.time()
+        now = self.loop.time()
         while self._deadlines:
             task, deadline = next(iter(self._deadlines.items()))
             if deadline > now:
-                self._timer = self._loop.call_at(deadline, self._end_overdue)
+                self._timer = self.loop.call_at(deadline, self._end_overdue)
                 return
             del self._deadlines[task]
-            self._expired.add(task)
+            self._ended.add(task)
             task.cancel()
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from conftest import AI_VERSION_ID
 from starlette.types import Message
 
 from fakeserver.fake import FakeCoder
+from fakeserver.server import FakeServer
 
 TIMEOUT = 0.3
 CREATE = "/api/v2/tasks/me"
@@ -162,3 +165,36 @@ def test_the_timer_works_on_each_event_loop_the_fake_is_used_on(fake: FakeCoder)
         return status
 
     assert [asyncio.run(scenario()) for _ in range(2)] == [408, 408]
+
+
+def test_reads_on_a_served_loop_and_an_in_process_loop_each_end_on_time(fake: FakeCoder) -> None:
+    """A served fake's loop runs in a thread of its own while a test reads in process on another:
+    each loop's stalled read is ended at its own deadline."""
+
+    def stall_over_a_socket(url: str) -> tuple[int, float]:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            head = (
+                f"POST {CREATE} HTTP/1.1\r\nHost: {host}\r\nCoder-Session-Token: {fake.token('alice')}\r\n"
+                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+            )
+            sock.sendall(head.encode() + b'{"input":')
+            started = time.monotonic()
+            status = int(sock.recv(65536).split(b" ", 2)[1])
+            return status, time.monotonic() - started
+
+    async def stall_in_process() -> tuple[int, float]:
+        body = create_body("stalled in process")
+        client = Client(fake, body)
+        client.give(body[:5], more=True)
+        status, _, took = await asyncio.wait_for(client.run(), GIVE_UP)
+        return status, took
+
+    with FakeServer(fake) as server, ThreadPoolExecutor(1) as pool:
+        served = pool.submit(stall_over_a_socket, server.url)
+        time.sleep(TIMEOUT / 3)  # the served read is watched first, on its own loop
+        in_process = asyncio.run(stall_in_process())
+        served_status, served_took = served.result(timeout=GIVE_UP)
+    assert (served_status, in_process[0]) == (408, 408)
+    assert TIMEOUT * 0.9 < served_took < TIMEOUT + 1
+    assert TIMEOUT * 0.9 < in_process[1] < TIMEOUT + 1
