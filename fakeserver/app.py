@@ -12,12 +12,13 @@ from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
 
 from fakeserver.auth import SCHEMES
 from fakeserver.frontdoor import FrontDoor
@@ -85,14 +86,23 @@ def shared_routes(api_handlers: HandlerTable, control_handlers: HandlerTable) ->
 
 def build_app(fake: FakeCoder) -> Starlette:
     routes = shared_routes(tuple(API_HANDLERS.items()), tuple(CONTROL_HANDLERS.items()))
-    app = Starlette(
-        routes=list(routes),
-        middleware=[Middleware(FrontDoor, fake=fake)],
-        exception_handlers={HTTPException: http_error, Exception: server_error},
-    )
+    app = Starlette(routes=list(routes))
     app.state.fake = fake
-    app.add_middleware(EncodedSlashes)
+    app.router.default = route_not_found
+    # Starlette's own stack, but for its ExceptionMiddleware: the operations answer every error
+    # themselves and raise no HTTPException, and wrapping each request for one (a Request and a
+    # wrapper around every message sent) cost a few percent of a call. The dashboard, whose static
+    # files do raise them, has its own (`dashboard_app`).
+    app.middleware_stack = ServerErrorMiddleware(EncodedSlashes(FrontDoor(app.router, fake=fake)), handler=server_error)
     return app
+
+
+async def route_not_found(scope: Scope, receive: Receive, send: Send) -> None:
+    """A path no route serves: Coder's 404 (a WebSocket is closed, as Starlette's router does)."""
+    if scope["type"] == "websocket":
+        await WebSocketClose()(scope, receive, send)
+        return
+    await coder_json(404, {"message": "Route not found."})(scope, receive, send)
 
 
 class EncodedSlashes:
@@ -123,10 +133,21 @@ def dashboard_directory() -> Path:
 
 
 def dashboard_routes() -> list[BaseRoute]:
-    return [
-        Route("/__fake__/", dashboard_page, methods=["GET"]),
-        Mount("/__fake__/dashboard", StaticFiles(directory=dashboard_directory())),
-    ]
+    """Last of the routes: the control plane's paths, also under `/__fake__/`, are matched first."""
+    return [Mount("/__fake__", dashboard_app())]
+
+
+@cache
+def dashboard_app() -> Starlette:
+    """The page and its static files, with Starlette's exception handling (a missing file, a
+    method a file does not take) answering in Coder's envelope."""
+    return Starlette(
+        routes=[
+            Route("/", dashboard_page, methods=["GET"]),
+            Mount("/dashboard", StaticFiles(directory=dashboard_directory())),
+        ],
+        exception_handlers={HTTPException: http_error},
+    )
 
 
 async def dashboard_page(request: Request) -> Response:

@@ -172,6 +172,26 @@ def test_wrong_method_is_405_with_allow(alice: httpx.Client, method: str, path: 
     assert response.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/__fake__/dashboard/no-such-file.js", 404),
+        ("GET", "/__fake__/no-such-action", 404),
+        ("POST", "/__fake__/", 405),
+        ("DELETE", "/__fake__/dashboard/app.js", 405),
+    ],
+)
+def test_dashboard_errors_are_in_coders_envelope_too(fake: FakeCoder, method: str, path: str, status: int) -> None:
+    """The dashboard's own routes (a page and static files) answer their errors as the API does."""
+    with fake.client() as client:
+        response = client.request(method, path, json={})
+    assert response.status_code == status
+    assert response.headers["content-type"] == JSON_TYPE
+    assert response.json()["message"] in ("Route not found.", "Method Not Allowed")
+    if status == 405:
+        assert set(response.headers["allow"].split(", ")) == {"GET", "HEAD"}  # Starlette's order is a set's
+
+
 # the envelope and content type
 
 
