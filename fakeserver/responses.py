@@ -44,7 +44,20 @@ _JSON_CONTENT_TYPE = (b"content-type", JSON_MEDIA_TYPE.encode("latin-1"))
 
 
 def empty(status: int, headers: dict[str, str] | None = None) -> Response:
+    if not headers:
+        return EmptyResponse(status)
     return Response(b"", status_code=status, headers=headers)
+
+
+class EmptyResponse(Response):
+    """No body, and the one header Starlette's `Response` gives it (a zero length, but for the
+    statuses that have none), set at once: every `send` is answered with one of these."""
+
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.background = None
+        self.body = b""
+        self.raw_headers = [] if status < 200 or status in (204, 304) else [(b"content-length", b"0")]
 
 
 def sent_parts(response: Response, limit: int) -> tuple[bytes, ...]:

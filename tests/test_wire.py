@@ -109,3 +109,14 @@ def test_a_json_answer_is_framed_as_starlette_frames_it(status: int) -> None:
     theirs = Response(encode(body), status_code=status, media_type=JSON_MEDIA_TYPE)
     assert (ours.status_code, ours.raw_headers, ours.body) == (theirs.status_code, theirs.raw_headers, theirs.body)
     assert ours.headers["content-type"] == "application/json; charset=utf-8"
+
+
+@pytest.mark.parametrize("status", [101, 200, 202, 204, 304, 400, 408])
+def test_an_empty_answer_is_framed_as_starlette_frames_it(status: int) -> None:
+    from starlette.responses import Response
+
+    from fakeserver.responses import empty
+
+    ours = empty(status)
+    theirs = Response(b"", status_code=status)
+    assert (ours.status_code, ours.raw_headers, ours.body) == (theirs.status_code, theirs.raw_headers, theirs.body)
