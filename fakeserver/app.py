@@ -140,13 +140,13 @@ def dashboard_routes() -> list[BaseRoute]:
 @cache
 def dashboard_app() -> Starlette:
     """The page and its static files, with Starlette's exception handling (a missing file, a
-    method a file does not take) answering in Coder's envelope."""
+    method a file does not take) answering in Coder's envelope, as a bug does."""
     return Starlette(
         routes=[
             Route("/", dashboard_page, methods=["GET"]),
             Mount("/dashboard", StaticFiles(directory=dashboard_directory())),
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: http_error, Exception: server_error},
     )
 
 
