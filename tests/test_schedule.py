@@ -95,9 +95,11 @@ def test_a_replaced_world_is_freed_without_the_cycle_collector() -> None:
     kept, _ = kept_and_fresh_steps(fake)
     assert kept  # steps worked out and kept
     old = weakref.ref(fake.world)
+    old_schedule = weakref.ref(fake.world.schedule)  # its kept steps hold no way back to it
     gc.disable()
     try:
         fake.reset()
         assert old() is None, [type(r).__name__ for r in gc.get_referrers(old())]
+        assert old_schedule() is None
     finally:
         gc.enable()
