@@ -14,6 +14,8 @@ from typing import Any
 import anyio
 from starlette.requests import ClientDisconnect, Request
 
+from fakeserver.headers import request_header
+
 DEFAULT_BODY_TIMEOUT = 10.0  # seconds for the whole body to arrive; `serve --body-timeout` changes it
 
 
@@ -22,15 +24,11 @@ class BodyTimeout(Exception):
 
 
 def has_body(request: Request) -> bool:
-    """Whether the request announces a body (a length above zero, or chunks), read from the raw
-    header list in one pass (Starlette's `Headers` would copy it first)."""
-    length: bytes | None = None
-    for name, value in request.scope["headers"]:
-        if name == b"transfer-encoding":
-            return True
-        if name == b"content-length" and length is None:
-            length = value
-    return length is not None and length.strip() not in (b"", b"0")
+    """Whether the request announces a body (a length above zero, or chunks)."""
+    if request_header(request.scope, b"transfer-encoding") is not None:
+        return True
+    length = request_header(request.scope, b"content-length")
+    return length is not None and length.strip() not in ("", "0")
 
 
 class BodyReads:

@@ -69,8 +69,7 @@ class FakeCoder:
         self.speed = speed
         self.validate_responses = validate_responses
         self.cors_origins = cors_origins  # None: any localhost origin; empty: no CORS (see app.py)
-        self.body_timeout = body_timeout  # seconds a request body may take to arrive (bodies.py)
-        self.body_reads = BodyReads(body_timeout)
+        self.body_reads = BodyReads(body_timeout)  # each body within `body_timeout` seconds (bodies.py)
         # The Host names it answers to once served (guard.py); None, in process: any.
         self.allowed_hosts = allowed_hosts
         self.worlds: Worlds | None = None  # the named worlds served beside this one (worlds.py), if any

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.cors import cors_layer, origin_allowed
 from fakeserver.guard import is_control_write, refuse_host, untrusted_host, write_refusal
-from fakeserver.headers import with_coder_headers
+from fakeserver.headers import request_header, with_coder_headers
 from fakeserver.responses import coder_json
 
 if TYPE_CHECKING:
@@ -35,13 +35,12 @@ class FrontDoor:
         if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
-        host_header, origin = host_and_origin(scope)
         trusted = self.fake.allowed_hosts  # read per request: the server sets it once it is bound
-        host = untrusted_host(scope, host_header, trusted)
+        host = untrusted_host(scope, request_header(scope, b"host") or "", trusted)
         if host is not None and trusted is not None:
             await refuse_host(scope, receive, send, host, trusted)
             return
-        from_page = origin is not None
+        from_page = request_header(scope, b"origin") is not None
         # Starlette's CORS varies every HTTP answer on the Origin: the same, for those it does not see
         vary = self._cors is not None and not from_page and scope["type"] == "http"
         stamped = with_coder_headers(send, self.fake, vary_on_origin=vary)
@@ -57,15 +56,3 @@ class FrontDoor:
             await coder_json(status, body)(scope, receive, send)
             return
         await self.app(scope, receive, send)
-
-
-def host_and_origin(scope: Scope) -> tuple[str, str | None]:
-    """The first `Host` ("" when none) and `Origin` (None when none), in one pass over the raw list."""
-    host: bytes | None = None
-    origin: bytes | None = None
-    for key, value in scope["headers"]:
-        if key == b"host":
-            host = value if host is None else host
-        elif key == b"origin":
-            origin = value if origin is None else origin
-    return ("" if host is None else host.decode("latin-1")), (None if origin is None else origin.decode("latin-1"))

@@ -336,8 +336,7 @@ class OperationEndpoint:
         return Reply(answer.status, answer.body)
 
     def _record(self, host: Host, exchange: Exchange, reply: Reply, response_parts: tuple[bytes, ...]) -> None:
-        request = exchange.request
-        scope = request.scope
+        scope = exchange.request.scope
         # Positional, in JournalEntry's field order: a named tuple made from keywords costs four
         # times as much, once per request.
         entry = JournalEntry(

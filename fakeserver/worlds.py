@@ -188,7 +188,7 @@ def world_maker(default: FakeCoder) -> Callable[[], FakeCoder]:
             speed=default.speed,
             validate_responses=default.validate_responses,
             cors_origins=default.cors_origins,
-            body_timeout=default.body_timeout,
+            body_timeout=default.body_reads.timeout,
             allowed_hosts=default.allowed_hosts,
             coder_version=default.release,
         )
