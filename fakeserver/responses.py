@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from fakeserver.journal import first_parts
-from fakeserver.wire import encode_parts
+from fakeserver.wire import Encoded, encode_parts
 
 JSON_MEDIA_TYPE = "application/json; charset=utf-8"
 # A body past this many bytes is sent as its parts, about this many at a time (`PartsResponse`).
@@ -17,13 +17,12 @@ SENT_IN_PARTS_BYTES = 1024 * 1024
 
 
 def coder_json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    parts = encode_parts(body)
-    size = sum(map(len, parts)) if len(parts) > 2 else 0  # only a list's can be long
-    if size > SENT_IN_PARTS_BYTES:
-        return PartsResponse(parts, size, status, headers)
+    encoded = encode_parts(body)
+    if encoded.size > SENT_IN_PARTS_BYTES:
+        return PartsResponse(encoded, status, headers)
     if not headers and status >= 200 and status not in (204, 304):  # those Starlette sends no length
-        return JSONResponse(parts, status)
-    return Response(b"".join(parts), status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
+        return JSONResponse(encoded.parts, status)
+    return Response(b"".join(encoded.parts), status_code=status, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
 class JSONResponse(Response):
@@ -76,27 +75,22 @@ class PartsResponse(Response):
     reuses the memory of the one before.
     """
 
-    def __init__(self, parts: list[bytes], size: int, status: int, headers: dict[str, str] | None) -> None:
-        self.parts = parts
+    def __init__(self, encoded: Encoded, status: int, headers: dict[str, str] | None) -> None:
+        self.encoded = encoded
+        self.parts = encoded.parts
         super().__init__(
             b"",
             status_code=status,
-            headers={**(headers or {}), "content-length": str(size)},
+            headers={**(headers or {}), "content-length": str(encoded.size)},
             media_type=JSON_MEDIA_TYPE,
         )
 
-    def chunks(self, size: int | None = None) -> Iterator[bytes]:
-        size = SENT_IN_PARTS_BYTES if size is None else size
-        pending: list[bytes] = []
-        pending_bytes = 0
-        for part in self.parts:
-            pending.append(part)
-            pending_bytes += len(part)
-            if pending_bytes >= size:
-                yield b"".join(pending)
-                pending, pending_bytes = [], 0
-        if pending:
-            yield b"".join(pending)
+    def chunks(self, chunk_bytes: int | None = None) -> Iterator[bytes]:
+        start = 0
+        for end in [*self.encoded.cuts(chunk_bytes or SENT_IN_PARTS_BYTES), len(self.parts)]:
+            if end > start:
+                yield b"".join(self.parts[start:end])
+                start = end
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})

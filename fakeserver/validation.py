@@ -169,10 +169,7 @@ class ResponseValidator:
             self._check_plain(status, envelope, media_type)
             for key, value in body.items():
                 if isinstance(value, WireList):
-                    ref = self._item_ref(status, key)
-                    for index, item in enumerate(value.items):
-                        if ref not in item.checked:
-                            self._check_wire(status, ref, item, f"{key}/{index}")
+                    self._check_wire_list(status, self._item_ref(status, key), value, key)
             return
         self._check_plain(status, body, media_type)
 
@@ -189,6 +186,13 @@ class ResponseValidator:
         if not isinstance(ref, str):
             raise ResponseValidationError(self._operation_id, status, "content", "a cached body needs a $ref schema")
         return ref
+
+    def _check_wire_list(self, status: int, ref: str, wire_list: WireList, at: str) -> None:
+        if ref in wire_list.checked:  # a kept list of unchanged items: no need to look at each again
+            return
+        for index, item in enumerate(wire_list.items):
+            self._check_wire(status, ref, item, f"{at}/{index}")
+        wire_list.checked = (*wire_list.checked, ref)
 
     def _check_wire(self, status: int, ref: str, wire: Wire, at: str) -> None:
         if ref in wire.checked:

@@ -52,7 +52,7 @@ from fakeserver.uuids import parse_uuid
 
 if TYPE_CHECKING:
     from fakeserver.agent import AgentRule
-    from fakeserver.wire import Wire
+    from fakeserver.wire import Wire, WireList
 
 
 @dataclass
@@ -166,7 +166,7 @@ class World:
         self._newest_first: list[Task] | None = None  # the live tasks in list order, until one is added or deleted
         # Task lists as `GET /tasks` answered them, by filter: kept until any task, workspace or the
         # catalog changes (a UI polling a long list of tasks that stay put gets them at once).
-        self.listing_cache: dict[Hashable, list[Wire]] = {}
+        self.listing_cache: dict[Hashable, WireList] = {}
         self._users_by_name: dict[str, User] = {}
         self._users_by_token: dict[str, User] = {}
         self._agents_by_token: dict[str, Workspace] = {}

@@ -120,3 +120,30 @@ def test_an_empty_answer_is_framed_as_starlette_frames_it(status: int) -> None:
     ours = empty(status)
     theirs = Response(b"", status_code=status)
     assert (ours.status_code, ours.raw_headers, ours.body) == (theirs.status_code, theirs.raw_headers, theirs.body)
+
+
+FRAGMENTS = st.lists(st.dictionaries(st.sampled_from("abc"), TEXT, max_size=3), max_size=30)
+
+
+@given(FRAGMENTS, st.integers(min_value=1, max_value=400), st.integers(min_value=1, max_value=400))
+def test_a_long_list_is_sent_in_chunks_that_join_to_its_bytes(
+    items: list[dict[str, str]], chunk_bytes: int, other_chunk_bytes: int
+) -> None:
+    """A kept list is chunked by its own kept cuts, for any chunk size asked of it, one after the other."""
+    from fakeserver.responses import PartsResponse
+    from fakeserver.wire import encode_parts
+
+    wires = WireList([Wire(item) for item in items])
+    body = {"tasks": wires, "count": len(items)}
+    expected = json.dumps(body | {"tasks": items}, ensure_ascii=False, separators=(",", ":"))
+    whole = encode(body)
+    assert json.loads(whole) == json.loads(expected)
+    longest = max((len(wire.encoded) for wire in wires.items), default=0)
+    for size in (chunk_bytes, other_chunk_bytes, chunk_bytes):
+        encoded = encode_parts(body)
+        assert encoded.size == len(whole)
+        chunks = list(PartsResponse(encoded, 200, None).chunks(size))
+        assert b"".join(chunks) == whole
+        assert all(chunk for chunk in chunks)
+        assert all(len(chunk) >= size for chunk in chunks[:-1])
+        assert all(len(chunk) < size + longest + len(b',"count":}\n') + 32 for chunk in chunks)

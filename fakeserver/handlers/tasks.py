@@ -71,16 +71,16 @@ def list_tasks(call: Call) -> Reply:
     caller = caller_of(call)
     task_filter = _task_filter(world, caller, call.params.get("q", ""))
     key = (caller.id if not caller.is_owner else None, task_filter)  # a member's list is theirs alone
-    wires = world.listing_cache.get(key)
-    if wires is None:
+    listed = world.listing_cache.get(key)
+    if listed is None:
         tasks = _listed_tasks(world, caller, task_filter)
         if task_filter.status is not None:
             tasks = [task for task in tasks if derive.status_of(world.workspace_of(task)) == task_filter.status]
-        wires = [task_wire(world, task) for task in tasks]
+        listed = WireList([task_wire(world, task) for task in tasks])
         if len(world.listing_cache) >= LISTINGS_KEPT:
             world.listing_cache.clear()
-        world.listing_cache[key] = wires
-    return Reply(200, {"tasks": WireList(wires), "count": len(wires)})
+        world.listing_cache[key] = listed
+    return Reply(200, {"tasks": listed, "count": len(listed.items)})
 
 
 def _task_filter(world: World, caller: User, query: str) -> TaskFilter:
