@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from fakeserver import agent as fake_agent
 from fakeserver.clock import LATEST, Clock, ClockRangeError
 from fakeserver.models import Agent, Build, Workspace
-from fakeserver.schedule import Step
+from fakeserver.schedule import NextStep, Step
 from fakeserver.timefmt import format_time
 from fakeserver.world import World
 
@@ -43,10 +43,13 @@ def catch_up(world: World) -> int:
 
 def run_until(world: World, target: datetime) -> int:
     applied = 0
-    while (step := earliest_step(world)) is not None and step.due <= target:
+    step_of = _step_finder(world)
+    while (first := world.schedule.earliest(step_of)) is not None and first[1].due <= target:
+        workspace_id, step = first
         held = world.clock.pin(max(step.due, world.clock.now()) if world.clock.mode == "manual" else step.due)
         try:
             step.apply(world)
+            world.schedule.touch(workspace_id)  # it moved on: what comes next is a new step
         finally:
             world.clock.pin(held)  # a call's reading of the clock, if one is held (clock.HeldReading)
         applied += 1
@@ -57,12 +60,16 @@ def run_until(world: World, target: datetime) -> int:
 
 def earliest_step(world: World) -> Step | None:
     """The next step of the whole world (the schedule keeps them in order)."""
+    first = world.schedule.earliest(_step_finder(world))
+    return first[1] if first is not None else None
 
+
+def _step_finder(world: World) -> NextStep:
     def step_of(workspace_id: str) -> Step | None:
         workspace = world.workspaces.get(workspace_id)
         return next_step(world, workspace) if workspace is not None else None
 
-    return world.schedule.earliest(step_of)
+    return step_of
 
 
 def next_step(world: World, workspace: Workspace) -> Step | None:

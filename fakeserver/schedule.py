@@ -53,8 +53,9 @@ class Schedule:
         """Work this workspace's next step out again before the next look at the schedule."""
         self._touched.add(workspace_id)
 
-    def earliest(self, next_step: NextStep) -> Step | None:
-        """The step that falls due first; applying it marks its workspace touched."""
+    def earliest(self, next_step: NextStep) -> tuple[str, Step] | None:
+        """The step that falls due first, with its workspace's id: whoever applies the step touches
+        the workspace (its next step is then a new one)."""
         self._reschedule(next_step)
         while self._heap:
             _, entry, workspace_id = self._heap[0]
@@ -62,7 +63,7 @@ class Schedule:
             if current is None or current[0] != entry:
                 heapq.heappop(self._heap)  # superseded
                 continue
-            return self._touching(workspace_id, current[1])
+            return workspace_id, current[1]
         return None
 
     def upcoming(self, next_step: NextStep) -> dict[str, datetime]:
@@ -81,12 +82,3 @@ class Schedule:
             self._entries[workspace_id] = (entry, step)
             heapq.heappush(self._heap, (step.due, entry, workspace_id))
         self._touched.clear()
-
-    def _touching(self, workspace_id: str, step: Step) -> Step:
-        """The step, marking its workspace touched once it ran (its next step is then a new one)."""
-
-        def apply(world: World) -> None:
-            step.apply(world)
-            self.touch(workspace_id)
-
-        return Step(step.due, apply)
