@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from fakeserver.auth import SCHEMES
+from fakeserver.dispatch import RouteIndex, RouteTable
 from fakeserver.frontdoor import FrontDoor
 from fakeserver.handlers import API_HANDLERS, STREAM_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
@@ -84,16 +85,23 @@ def shared_routes(api_handlers: HandlerTable, control_handlers: HandlerTable) ->
     )
 
 
+@cache
+def shared_route_table(api_handlers: HandlerTable, control_handlers: HandlerTable) -> RouteTable:
+    return RouteTable(shared_routes(api_handlers, control_handlers))
+
+
 def build_app(fake: FakeCoder) -> Starlette:
-    routes = shared_routes(tuple(API_HANDLERS.items()), tuple(CONTROL_HANDLERS.items()))
-    app = Starlette(routes=list(routes))
+    handlers = (tuple(API_HANDLERS.items()), tuple(CONTROL_HANDLERS.items()))
+    app = Starlette(routes=list(shared_routes(*handlers)))
     app.state.fake = fake
     app.router.default = route_not_found
     # Starlette's own stack, but for its ExceptionMiddleware: the operations answer every error
     # themselves and raise no HTTPException, and wrapping each request for one (a Request and a
     # wrapper around every message sent) cost a few percent of a call. The dashboard, whose static
-    # files do raise them, has its own (`dashboard_app`).
-    app.middleware_stack = ServerErrorMiddleware(EncodedSlashes(FrontDoor(app.router, fake=fake)), handler=server_error)
+    # files do raise them, has its own (`dashboard_app`). The router is reached through an index
+    # of its routes, which tries only those that could match a path (dispatch.py).
+    routed = RouteIndex(app.router, shared_route_table(*handlers))
+    app.middleware_stack = ServerErrorMiddleware(EncodedSlashes(FrontDoor(routed, fake=fake)), handler=server_error)
     return app
 
 
