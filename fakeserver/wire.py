@@ -94,21 +94,23 @@ class WireList:
         return self._size
 
     def _encode(self) -> None:
-        if not self._parts:
-            self._parts = _bracketed([item.encoded for item in self.items])
-            self._size = sum(map(len, self._parts))
+        if not self._parts:  # the size is set first: whoever sees the parts sees their size
+            parts = _bracketed([item.encoded for item in self.items])
+            self._size = sum(map(len, parts))
+            self._parts = parts
 
     def cuts(self, chunk_bytes: int) -> list[int]:
         """Where in `parts` each chunk of at least `chunk_bytes` ends (the last chunk may be shorter)."""
         cuts = self._cuts.get(chunk_bytes)
         if cuts is None:
-            cuts = self._cuts[chunk_bytes] = []
+            cuts = []
             pending = 0
             for index, part in enumerate(self.parts, start=1):
                 pending += len(part)
                 if pending >= chunk_bytes:
                     cuts.append(index)
                     pending = 0
+            self._cuts[chunk_bytes] = cuts  # once complete: a list is sent outside the fake's lock
         return cuts
 
 
