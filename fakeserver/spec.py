@@ -138,8 +138,8 @@ def _compiled_document(compiled: Path, source: bytes) -> JSON | None:
         return None
     if not isinstance(saved, dict) or saved.get("source_sha256") != _digest(source):
         return None  # made from another version of the YAML: that version is not this spec
-    document: JSON = saved["document"]
-    return document
+    document = saved.get("document")
+    return document if isinstance(document, dict) else None
 
 
 def _digest(source: bytes) -> str:

@@ -57,3 +57,11 @@ def test_a_copy_goes_stale_when_its_yaml_changes(tmp_path: Path) -> None:
     compiled_spec_path(source).write_bytes(compile_spec(source))
     source.write_text(YAML_SPEC.replace("title: t", "title: changed"), encoding="utf-8")
     assert read_spec_document(source)["info"]["title"] == "changed"
+
+
+def test_a_copy_with_the_right_digest_but_no_document_leaves_the_yaml_to_be_read(tmp_path: Path) -> None:
+    source = tmp_path / "spec.yaml"
+    source.write_text(YAML_SPEC, encoding="utf-8")
+    digest = orjson.loads(compile_spec(source))["source_sha256"]
+    compiled_spec_path(source).write_bytes(orjson.dumps({"source_sha256": digest, "document": []}))
+    assert read_spec_document(source) == yaml.safe_load(YAML_SPEC)
