@@ -99,9 +99,11 @@ def build_app(fake: FakeCoder) -> Starlette:
     # themselves and raise no HTTPException, and wrapping each request for one (a Request and a
     # wrapper around every message sent) cost a few percent of a call. The dashboard, whose static
     # files do raise them, has its own (`dashboard_app`). The router is reached through an index
-    # of its routes, which tries only those that could match a path (dispatch.py).
+    # of its routes, which tries only those that could match a path (dispatch.py). The front door
+    # is outermost, so that a bug's 500 carries coderd's headers and CORS's too: a page then reads
+    # the fake's error instead of a browser's CORS refusal.
     routed = RouteIndex(app.router, shared_route_table(*handlers))
-    app.middleware_stack = ServerErrorMiddleware(EncodedSlashes(FrontDoor(routed, fake=fake)), handler=server_error)
+    app.middleware_stack = FrontDoor(ServerErrorMiddleware(EncodedSlashes(routed), handler=server_error), fake=fake)
     return app
 
 

@@ -110,10 +110,15 @@ def test_a_bug_in_the_fake_answers_500_in_coders_envelope(monkeypatch: pytest.Mo
     monkeypatch.setitem(API_HANDLERS, "listTasks", broken)
     fake = FakeCoder()
     with FakeServer(fake) as server:
-        response = httpx.get(f"{server.url}/api/v2/tasks", headers={"Coder-Session-Token": "alice-token"})
+        page = {"Coder-Session-Token": "alice-token", "Origin": "http://localhost:5173"}
+        response = httpx.get(f"{server.url}/api/v2/tasks", headers=page)
         assert response.status_code == 500
         assert response.headers["content-type"] == JSON_TYPE
         assert response.json() == {"message": "An internal error occurred in the fake.", "detail": "RuntimeError"}
+        # as every answer: coderd's headers, and CORS's, so that the page can read the error
+        assert response.headers["x-coder-build-version"] == fake.world.release.version
+        assert response.headers["access-control-allow-origin"] == "http://localhost:5173"
+        assert "date" in response.headers
         created = httpx.post(
             f"{server.url}{CREATE}",
             json={"template_version_id": AI_VERSION_ID, "input": "Still here"},
