@@ -22,6 +22,7 @@ from starlette.websockets import WebSocketClose
 
 from fakeserver.auth import SCHEMES
 from fakeserver.dispatch import RouteIndex, RouteTable
+from fakeserver.errors import ROUTE_NOT_FOUND, envelope
 from fakeserver.frontdoor import FrontDoor
 from fakeserver.handlers import API_HANDLERS, STREAM_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
@@ -112,7 +113,7 @@ async def route_not_found(scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "websocket":
         await WebSocketClose()(scope, receive, send)
         return
-    await coder_json(404, {"message": "Route not found."})(scope, receive, send)
+    await coder_json(404, envelope(ROUTE_NOT_FOUND))(scope, receive, send)
 
 
 class EncodedSlashes:
@@ -175,5 +176,5 @@ async def http_error(request: Request, exc: Exception) -> Response:
     """Errors raised by Starlette itself, in Coder's envelope (an unknown route above all)."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        return coder_json(404, {"message": "Route not found."})
+        return coder_json(404, envelope(ROUTE_NOT_FOUND))
     return coder_json(exc.status_code, {"message": exc.detail}, dict(exc.headers or {}))

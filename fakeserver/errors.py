@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 RESOURCE_NOT_FOUND = "Resource not found or you do not have access to this resource"
+ROUTE_NOT_FOUND = "Route not found."  # a path no route serves
 
 
 @dataclass(frozen=True)

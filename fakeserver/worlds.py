@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 from starlette.datastructures import MutableHeaders
 from starlette.types import Message, Receive, Scope, Send
 
+from fakeserver.errors import ROUTE_NOT_FOUND, envelope
 from fakeserver.fake import FakeCoder
 from fakeserver.headers import request_header
 from fakeserver.responses import coder_json
@@ -148,7 +149,7 @@ class WorldsApp:
         name, slash, rest = path[len(PREFIX) :].partition("/")
         if not WORLD_NAME.fullmatch(name) or not slash:
             detail = "A world is /w/<name>/... with a name of letters, digits, '.', '_' and '-' (at most 64)."
-            await coder_json(404, {"message": "Route not found.", "detail": detail})(scope, receive, send)
+            await coder_json(404, envelope(ROUTE_NOT_FOUND, detail))(scope, receive, send)
             return
         try:
             fake = self.worlds.get(name)
