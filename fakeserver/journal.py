@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from fakeserver import safejson
@@ -80,6 +81,7 @@ class Journal:
 
     def __init__(self, limit: int = JOURNAL_LIMIT, max_bytes: int = JOURNAL_BYTES) -> None:
         self._entries: deque[JournalEntry] = deque()
+        self._costs: deque[int] = deque()  # each entry's share of the byte bound, in step with `_entries`
         self._limit = limit
         self._max_bytes = max_bytes
         self._bytes = 0
@@ -104,17 +106,32 @@ class Journal:
         return self._bytes
 
     def record(self, entry: JournalEntry) -> None:
-        if len(entry.request_bytes) > BODY_LIMIT:
+        """Keep `entry`, its bodies cut to BODY_LIMIT bytes, dropping the oldest past either bound.
+
+        Once the journal is full, every request drops one entry: each entry's cost is kept beside
+        it rather than measured again on its way out.
+        """
+        request_size = len(entry.request_bytes)
+        if request_size > BODY_LIMIT:
             entry = entry._replace(request_bytes=entry.request_bytes[:BODY_LIMIT])
-        if sum(map(len, entry.response_parts)) > BODY_LIMIT:
-            entry = entry._replace(response_parts=first_parts(entry.response_parts, BODY_LIMIT))
-        self._entries.append(entry)
-        self._bytes += _cost(entry)
-        while len(self._entries) > self._limit or (self._bytes > self._max_bytes and len(self._entries) > 1):
-            self._bytes -= _cost(self._entries.popleft())
+            request_size = BODY_LIMIT
+        parts = entry.response_parts
+        response_size = len(parts[0]) if len(parts) == 1 else sum(map(len, parts))
+        if response_size > BODY_LIMIT:
+            entry = entry._replace(response_parts=first_parts(parts, BODY_LIMIT))
+            response_size = BODY_LIMIT
+        entries, costs = self._entries, self._costs
+        cost = ENTRY_OVERHEAD + request_size + response_size
+        entries.append(entry)
+        costs.append(cost)
+        self._bytes += cost
+        while len(entries) > self._limit or (self._bytes > self._max_bytes and len(entries) > 1):
+            entries.popleft()
+            self._bytes -= costs.popleft()
 
     def clear(self) -> None:
         self._entries.clear()
+        self._costs.clear()
         self._bytes = 0
 
     def entries(
@@ -142,10 +159,6 @@ class Journal:
         return found
 
 
-def _cost(entry: JournalEntry) -> int:
-    return ENTRY_OVERHEAD + len(entry.request_bytes) + sum(map(len, entry.response_parts))
-
-
 def first_parts(parts: Iterable[bytes], limit: int) -> tuple[bytes, ...]:
     """The parts that make up the first `limit` bytes of their join, the last one cut to fit."""
     kept: list[bytes] = []
@@ -169,6 +182,7 @@ def _decoded(raw: bytes) -> Any:
         return raw.decode("utf-8", errors="replace")
 
 
+@lru_cache(maxsize=256)  # a handful of tokens make every call
 def mask_token(token: str) -> str:
     if not token:
         return ""

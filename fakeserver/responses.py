@@ -62,7 +62,9 @@ class EmptyResponse(Response):
 def sent_parts(response: Response, limit: int) -> tuple[bytes, ...]:
     """The first `limit` bytes of what `response` sends, as the parts it was joined from: the
     journal keeps them, and a task's part is the world's own encoded bytes, not a copy per call."""
-    if isinstance(response, JSONResponse | PartsResponse):
+    if isinstance(response, JSONResponse):
+        return tuple(response.parts) if len(response.body) <= limit else first_parts(response.parts, limit)
+    if isinstance(response, PartsResponse):
         return first_parts(response.parts, limit)
     return first_parts((bytes(response.body),), limit)
 

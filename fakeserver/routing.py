@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
@@ -257,9 +258,10 @@ class OperationEndpoint:
         if host.validate_responses:
             self._responses.check(reply.status, reply.body, reply.media_type)
         response = _response(reply)
-        response.raw_headers.append(date_header(host.world.now()))  # the call's own reading of the clock
+        moment = host.world.now()  # the call's own reading of the clock: its Date, its journal time
+        response.raw_headers.append(date_header(moment))
         if self._journaled:
-            self._record(host, exchange, reply, sent_parts(response, BODY_LIMIT))
+            self._record(host, exchange, reply, moment, sent_parts(response, BODY_LIMIT))
         return response
 
     def _faults_for(self, host: Host) -> list[Fault]:
@@ -335,13 +337,15 @@ class OperationEndpoint:
         assert answer is not None and not isinstance(answer, Reply) and answer.status is not None
         return Reply(answer.status, answer.body)
 
-    def _record(self, host: Host, exchange: Exchange, reply: Reply, response_parts: tuple[bytes, ...]) -> None:
+    def _record(
+        self, host: Host, exchange: Exchange, reply: Reply, moment: datetime, response_parts: tuple[bytes, ...]
+    ) -> None:
         scope = exchange.request.scope
         # Positional, in JournalEntry's field order: a named tuple made from keywords costs four
         # times as much, once per request.
         entry = JournalEntry(
             host.journal.next_id(),  # id
-            host.world.now(),  # time
+            moment,  # time
             scope["method"],
             scope["path"],
             masked_query(exchange.query) if exchange.has_query else {},  # query
