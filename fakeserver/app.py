@@ -2,27 +2,24 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
 from fakeserver.auth import SCHEMES
 from fakeserver.dispatch import RouteIndex, RouteTable
-from fakeserver.errors import ROUTE_NOT_FOUND, envelope
+from fakeserver.errors import ROUTE_NOT_FOUND, envelope, internal_error
 from fakeserver.frontdoor import FrontDoor
 from fakeserver.handlers import API_HANDLERS, STREAM_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
@@ -36,7 +33,6 @@ if TYPE_CHECKING:
 
 API_SPEC = "coder-tasks.yaml"
 CONTROL_SPEC = "control.yaml"
-CONTROL_TASKS_PREFIX = "/__fake__/tasks/"
 HandlerTable = tuple[tuple[str, AnyHandler], ...]  # a handler mapping, hashable: what the caches below are keyed by
 
 
@@ -96,15 +92,14 @@ def build_app(fake: FakeCoder) -> Starlette:
     app = Starlette(routes=list(shared_routes(*handlers)))
     app.state.fake = fake
     app.router.default = route_not_found
-    # Starlette's own stack, but for its ExceptionMiddleware: the operations answer every error
-    # themselves and raise no HTTPException, and wrapping each request for one (a Request and a
-    # wrapper around every message sent) cost a few percent of a call. The dashboard, whose static
-    # files do raise them, has its own (`dashboard_app`). The router is reached through an index
-    # of its routes, which tries only those that could match a path (dispatch.py). The front door
-    # is outermost, so that a bug's 500 carries coderd's headers and CORS's too: a page then reads
-    # the fake's error instead of a browser's CORS refusal.
+    # Not Starlette's own stack: the operations answer every error themselves and raise no
+    # HTTPException, and wrapping each request for one (a Request and a wrapper around every
+    # message sent) cost a few percent of a call. The dashboard, whose static files do raise them,
+    # has its own (`dashboard_app`). The front door answers a bug's 500 itself (frontdoor.py); the
+    # router is reached through an index of its routes, which tries only those that could match a
+    # path (dispatch.py).
     routed = RouteIndex(app.router, shared_route_table(*handlers))
-    app.middleware_stack = FrontDoor(ServerErrorMiddleware(EncodedSlashes(routed), handler=server_error), fake=fake)
+    app.middleware_stack = FrontDoor(routed, fake=fake)
     return app
 
 
@@ -114,24 +109,6 @@ async def route_not_found(scope: Scope, receive: Receive, send: Send) -> None:
         await WebSocketClose()(scope, receive, send)
         return
     await coder_json(404, envelope(ROUTE_NOT_FOUND))(scope, receive, send)
-
-
-class EncodedSlashes:
-    """Keep an encoded slash inside a control-plane task reference (`/__fake__/tasks/alice%2Ffix-login-bug/job`).
-
-    The server decodes `%2F` before routing, which would split `owner/name` into two segments.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(CONTROL_TASKS_PREFIX):
-            raw_path: bytes = scope.get("raw_path") or b""
-            if b"%2f" in raw_path.lower():
-                encoded = raw_path.split(b"?", 1)[0].decode("latin-1")
-                scope = {**scope, "path": unquote(re.sub("%2[fF]", "%252F", encoded))}
-        await self.app(scope, receive, send)
 
 
 # The dashboard: a static page that drives the fake through the public and control APIs only.
@@ -167,9 +144,9 @@ async def dashboard_page(request: Request) -> Response:
 
 
 async def server_error(request: Request, exc: Exception) -> Response:
-    """A bug in the fake still answers in Coder's envelope; Starlette re-raises the error after
-    sending this, so the server logs it and an in-process client raises it in the test."""
-    return coder_json(500, {"message": "An internal error occurred in the fake.", "detail": f"{type(exc).__name__}"})
+    """A bug behind the dashboard still answers in Coder's envelope; Starlette re-raises the error
+    after sending this, so the server logs it."""
+    return coder_json(500, internal_error(exc))
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

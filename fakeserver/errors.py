@@ -57,6 +57,11 @@ def envelope(message: str, detail: str = "", validations: list[Validation] | Non
     return body
 
 
+def internal_error(error: BaseException) -> dict[str, Any]:
+    """A bug in the fake, in Coder's envelope: what broke is named, never how (no traceback)."""
+    return {"message": "An internal error occurred in the fake.", "detail": type(error).__name__}
+
+
 def not_found() -> ApiError:
     return ApiError(404, RESOURCE_NOT_FOUND)
 

@@ -1,27 +1,35 @@
 """The one middleware every request of a fake passes before it is routed.
 
-In order: the `Host` must be trusted (guard.py); every answer gets coderd's headers (headers.py);
-a request from a page (it has an `Origin`) goes through CORS (cors.py), and a control-plane write
-from a page must be one no page could send unasked (guard.py).
+In order: the `Host` must be trusted (guard.py); a control-plane task reference keeps its encoded
+slash; every answer gets coderd's headers (headers.py); a request from a page (it has an `Origin`)
+goes through CORS (cors.py), and a control-plane write from a page must be one no page could send
+unasked (guard.py). A bug anywhere inside is answered with Coder's 500 envelope, coderd's headers
+and, for a page, CORS's, so that the page reads the fake's error rather than a CORS refusal.
 
-These are one layer, reading the request's headers once, rather than a middleware each: every
-layer costs a call and a wrapper around each message sent, and most requests (a client's, a
-test's) carry no `Origin` and need neither CORS nor the write check's second look.
+These are one layer, reading the request's headers once, rather than a middleware each (the 500
+was Starlette's `ServerErrorMiddleware`): every layer costs a call and a wrapper around each
+message sent, and most requests (a client's, a test's) carry no `Origin` and need neither CORS
+nor the write check's second look.
 """
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.cors import cors_layer, origin_allowed
+from fakeserver.errors import internal_error
 from fakeserver.guard import is_control_write, refuse_host, untrusted_host, write_refusal
-from fakeserver.headers import request_header, with_coder_headers
+from fakeserver.headers import CoderHeaders, request_header
 from fakeserver.responses import coder_json
 
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
+
+CONTROL_TASKS_PREFIX = "/__fake__/tasks/"
 
 
 class FrontDoor:
@@ -40,14 +48,22 @@ class FrontDoor:
         if host is not None and trusted is not None:
             await refuse_host(scope, receive, send, host, trusted)
             return
+        if scope["path"].startswith(CONTROL_TASKS_PREFIX):
+            scope = with_encoded_slashes(scope)
         from_page = request_header(scope, b"origin") is not None
         # Starlette's CORS varies every HTTP answer on the Origin: the same, for those it does not see
         vary = self._cors is not None and not from_page and scope["type"] == "http"
-        stamped = with_coder_headers(send, self.fake, vary_on_origin=vary)
-        if from_page and self._cors is not None:
-            await self._cors(scope, receive, stamped)
-        else:
-            await self._past_cors(scope, receive, stamped)
+        stamped = CoderHeaders(send, self.fake, vary_on_origin=vary)
+        cors = self._cors if from_page else None
+        try:
+            await (cors or self._past_cors)(scope, receive, stamped)
+        except Exception as error:
+            if scope["type"] != "http" or stamped.started:
+                raise
+            # Answered, then raised again: the server logs it, and an in-process client raises it in the test.
+            answer = coder_json(500, internal_error(error))
+            await ((cors_layer(answer, self.fake.cors_origins) if cors else None) or answer)(scope, receive, stamped)
+            raise
 
     async def _past_cors(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = write_refusal(scope, self._origin_allowed) if is_control_write(scope) else None
@@ -56,3 +72,15 @@ class FrontDoor:
             await coder_json(status, body)(scope, receive, send)
             return
         await self.app(scope, receive, send)
+
+
+def with_encoded_slashes(scope: Scope) -> Scope:
+    """Keep an encoded slash inside a control-plane task reference (`/__fake__/tasks/alice%2Ffix-login-bug/job`).
+
+    The server decodes `%2F` before routing, which would split `owner/name` into two segments.
+    """
+    raw_path: bytes = scope.get("raw_path") or b""
+    if b"%2f" not in raw_path.lower():
+        return scope
+    encoded = raw_path.split(b"?", 1)[0].decode("latin-1")
+    return {**scope, "path": unquote(re.sub("%2[fF]", "%252F", encoded))}

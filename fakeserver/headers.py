@@ -35,32 +35,43 @@ def request_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-def with_coder_headers(send: Send, fake: FakeCoder, vary_on_origin: bool) -> Send:
+class CoderHeaders:
     """`send`, adding coderd's headers to the answer; and `Vary: Origin` when asked, for the CORS
-    middleware's sake (it varies an answer on the Origin even when none came, cors.py)."""
+    middleware's sake (it varies an answer on the Origin even when none came, cors.py).
 
-    async def stamped(message: Message) -> None:
+    It also notes whether an HTTP answer has begun: until then, a bug can still be answered with
+    a 500 (frontdoor.py).
+    """
+
+    __slots__ = ("_fake", "_send", "_vary_on_origin", "started")
+
+    def __init__(self, send: Send, fake: FakeCoder, vary_on_origin: bool) -> None:
+        self._send = send
+        self._fake = fake
+        self._vary_on_origin = vary_on_origin
+        self.started = False
+
+    async def __call__(self, message: Message) -> None:
         # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
         # Nothing inside writes these headers but `Date`, so they are appended, not replaced.
         kind = message["type"]
         if kind == "http.response.body":  # half of all messages: nothing to add
-            await send(message)
+            await self._send(message)
             return
         if kind in ("http.response.start", "websocket.http.response.start"):
-            world = fake.world
+            self.started = True
+            world = self._fake.world
             headers = list(message.get("headers", ()))
             if b"date" not in [name for name, _ in headers]:
                 headers.append(date_header(world.now()))
             headers.append((BUILD_VERSION_HEADER, world.release.version_header))
-            if vary_on_origin and kind == "http.response.start":
+            if self._vary_on_origin and kind == "http.response.start":
                 headers.append((b"vary", b"Origin"))
             message = {**message, "headers": headers}
         elif kind == "websocket.accept":
-            extra = [(BUILD_VERSION_HEADER, fake.world.release.version_header)]
+            extra = [(BUILD_VERSION_HEADER, self._fake.world.release.version_header)]
             message = {**message, "headers": [*message.get("headers", ()), *extra]}
-        await send(message)
-
-    return stamped
+        await self._send(message)
 
 
 def date_header(moment: datetime) -> tuple[bytes, bytes]:
