@@ -5,18 +5,22 @@ fifth of 53) pays for every pattern before it. A path parameter never spans a `/
 match only a path with as many slashes as its own, and a route whose last segment is literal
 only a path that ends in that segment. The index tries just those routes, in the router's order;
 when none of them matches in full, the router takes the request and answers as it always does
-(its 404, a slash redirect), having found that nothing matches.
+(its 404, a slash redirect), having found that nothing matches. A plain route (every route the
+spec makes) is matched by its pattern alone, as Starlette would match it, without the copies
+Starlette's `Route.matches` makes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from starlette.convertors import PathConvertor
+from starlette.convertors import PathConvertor, StringConvertor
 from starlette.routing import BaseRoute, Match, Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
 Shape = tuple[int, str | None]  # a path's slashes, and its last segment when that is literal
+# A candidate, and the same route again when it is plain (below): its pattern alone decides.
+Candidate = tuple[BaseRoute, Route | None]
 
 
 class RouteTable:
@@ -24,18 +28,36 @@ class RouteTable:
 
     def __init__(self, routes: Sequence[BaseRoute]) -> None:
         shaped = [(route, route_shape(route)) for route in routes if not isinstance(route, WebSocketRoute)]
-        self._by_count: dict[int, list[BaseRoute]] = {}
-        self._by_last: dict[Shape, list[BaseRoute]] = {}
+        self._by_count: dict[int, list[Candidate]] = {}
+        self._by_last: dict[Shape, list[Candidate]] = {}
         for count, last in {shape for _, shape in shaped if shape is not None}:
-            candidates = [route for route, shape in shaped if _could_match(shape, count, last)]
+            candidates = [candidate(route) for route, shape in shaped if _could_match(shape, count, last)]
             if last is None:
                 self._by_count[count] = candidates
             else:
                 self._by_last[count, last] = candidates
-        self._anywhere = [route for route, shape in shaped if shape is None]  # e.g. a Mount
+        self._anywhere = [candidate(route) for route, shape in shaped if shape is None]  # e.g. a Mount
 
     def candidates(self, path: str) -> Sequence[BaseRoute]:
         """The routes that could match `path`, in the router's order."""
+        return [route for route, _ in self._candidates(path)]
+
+    def find(self, scope: Scope) -> tuple[BaseRoute, Scope] | None:
+        """The first route that matches an HTTP request in full, and what it adds to the scope; None
+        when none does. The request is a server's own: no root path, no path parameters yet."""
+        path: str = scope["path"]
+        for route, plain in self._candidates(path):
+            if plain is not None:
+                found = plain.path_regex.match(path)
+                if found is not None:
+                    return route, {"endpoint": plain.endpoint, "path_params": found.groupdict()}
+                continue
+            match, child_scope = route.matches(scope)
+            if match is Match.FULL:
+                return route, child_scope
+        return None
+
+    def _candidates(self, path: str) -> list[Candidate]:
         count = path.count("/")
         found = self._by_last.get((count, path[path.rfind("/") + 1 :])) or self._by_count.get(count)
         return found if found is not None else self._anywhere
@@ -49,16 +71,26 @@ class RouteIndex:
         self.table = table  # of the router's own routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path"):
-            for route in self.table.candidates(scope["path"]):
-                match, child_scope = route.matches(scope)
-                if match is Match.FULL:
-                    scope["router"] = self.router
-                    scope["route"] = route
-                    scope.update(child_scope)
-                    await route.handle(scope, receive, send)
-                    return
+        if scope["type"] == "http" and not scope.get("root_path") and "path_params" not in scope:
+            found = self.table.find(scope)
+            if found is not None:
+                route, child_scope = found
+                scope["router"] = self.router
+                scope["route"] = route
+                scope.update(child_scope)
+                await route.handle(scope, receive, send)
+                return
         await self.router(scope, receive, send)
+
+
+def candidate(route: BaseRoute) -> Candidate:
+    """A plain route (any method, every parameter a string, the kind the spec's routes are) matches
+    exactly when its pattern does, with the parameters as the pattern captured them: Starlette's
+    `Route.matches` would convert each with the identity and copy them twice, on every request."""
+    if not isinstance(route, Route) or route.methods is not None:
+        return route, None
+    plain = all(type(convertor) is StringConvertor for convertor in route.param_convertors.values())
+    return route, route if plain else None
 
 
 def route_shape(route: BaseRoute) -> Shape | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from fakeserver.app import shared_route_table, shared_routes
 from fakeserver.fake import FakeCoder
@@ -19,9 +20,29 @@ ROUTE_PATHS = [path for route in ROUTES if (path := getattr(route, "path", None)
 SEGMENTS = sorted({segment for path in ROUTE_PATHS for segment in path.split("/")} | {"", "me", "x", "%2F", "send."})
 
 
+def request_scope(path: str, method: str) -> Scope:
+    return {"type": "http", "path": path, "root_path": "", "method": method}
+
+
 def first_full_match(routes: list[BaseRoute] | tuple[BaseRoute, ...], path: str, method: str) -> BaseRoute | None:
-    scope = {"type": "http", "path": path, "root_path": "", "method": method}
+    scope = request_scope(path, method)
     return next((route for route in routes if route.matches(scope)[0] is Match.FULL), None)
+
+
+def assert_found_as_the_router_would(path: str, method: str) -> None:
+    """The table's own match: the route Starlette's router picks, and the very scope it adds."""
+    scope = request_scope(path, method)
+    expected = None
+    for route in ROUTES:
+        match, child_scope = route.matches(scope)
+        if match is Match.FULL:
+            expected = (route, child_scope)
+            break
+    found = TABLE.find(scope)
+    if expected is None:
+        assert found is None, path
+    else:
+        assert found is not None and found[0] is expected[0] and found[1] == expected[1], path
 
 
 def path_like_routes() -> st.SearchStrategy[str]:
@@ -52,6 +73,7 @@ def test_the_index_finds_the_route_the_router_would(path: str, method: str) -> N
     expected = first_full_match(ROUTES, path, method)
     found = first_full_match(list(TABLE.candidates(path)), path, method)
     assert found is expected
+    assert_found_as_the_router_would(path, method)
 
 
 def every_route_path_filled() -> list[str]:
@@ -72,6 +94,7 @@ def test_the_index_finds_the_route_the_router_would_for_every_route() -> None:
     for path in every_route_path_filled():
         expected = first_full_match(ROUTES, path, "GET")
         assert first_full_match(list(TABLE.candidates(path)), path, "GET") is expected, path
+        assert_found_as_the_router_would(path, "GET")
 
 
 def test_each_route_is_the_first_candidate_for_its_own_paths() -> None:
