@@ -71,7 +71,7 @@ def stream_routes(compiled: Mapping[str, CompiledOperation]) -> list[WebSocketRo
 @cache
 def shared_routes(api_handlers: HandlerTable, control_handlers: HandlerTable) -> tuple[BaseRoute, ...]:
     """Every route, built once per process for a given set of handlers (and their binding checked
-    then): an endpoint finds its fake through `app.state.fake`."""
+    then): an endpoint finds its fake through its app (`FakeApp.fake`)."""
     api, control = dict(api_handlers), dict(control_handlers)
     api_compiled = bound_operations(API_SPEC, api)
     return (
@@ -87,10 +87,18 @@ def shared_route_table(api_handlers: HandlerTable, control_handlers: HandlerTabl
     return RouteTable(shared_routes(api_handlers, control_handlers))
 
 
-def build_app(fake: FakeCoder) -> Starlette:
+class FakeApp(Starlette):
+    """A fake's app: Starlette's, with the fake it serves, which the shared routes find through
+    `scope["app"]` (an attribute, where `app.state` would look it up through a Python call)."""
+
+    def __init__(self, fake: FakeCoder, routes: list[BaseRoute]) -> None:
+        super().__init__(routes=routes)
+        self.fake = fake
+
+
+def build_app(fake: FakeCoder) -> FakeApp:
     handlers = (tuple(API_HANDLERS.items()), tuple(CONTROL_HANDLERS.items()))
-    app = Starlette(routes=list(shared_routes(*handlers)))
-    app.state.fake = fake
+    app = FakeApp(fake, list(shared_routes(*handlers)))
     app.router.default = route_not_found
     # Not Starlette's own stack: the operations answer every error themselves and raise no
     # HTTPException, and wrapping each request for one (a Request and a wrapper around every

@@ -7,7 +7,7 @@ parameter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from starlette.requests import HTTPConnection
 
@@ -31,9 +31,10 @@ AGENT_SCHEME = "CoderAgentToken"
 SCHEMES = (USER_SCHEME, AGENT_SCHEME)
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The authenticated caller; at most one of the two is set."""
+class Principal(NamedTuple):
+    """The authenticated caller; at most one of the two is set. A named tuple made positionally,
+    not a frozen dataclass: one is made per request, and a frozen dataclass sets each field
+    through `object.__setattr__`."""
 
     user: User | None = None
     agent: Agent | None = None
@@ -94,7 +95,7 @@ def authenticate_user(world: World, token: str) -> Principal:
         raise ApiError(401, SIGNED_OUT, "API key is invalid.")
     if user.status == "suspended":
         raise ApiError(401, 'User is not active (status = "suspended"). Contact an admin to reactivate your account.')
-    return Principal(user=user)
+    return Principal(user)
 
 
 def authenticate_agent(world: World, token: str) -> Principal:
@@ -102,4 +103,4 @@ def authenticate_agent(world: World, token: str) -> Principal:
     if found is None:
         raise ApiError(401, AGENT_NOT_AUTHORIZED, AGENT_NOT_AUTHORIZED_DETAIL)
     agent, workspace = found
-    return Principal(agent=agent, workspace=workspace)
+    return Principal(None, agent, workspace)

@@ -222,7 +222,7 @@ class OperationEndpoint:
     async def handle(self, request: Request) -> Response:
         """faults → body → (catch up → authenticate → parameters → handler) → check → encode → record."""
         exchange = Exchange(request, time.perf_counter())
-        host: Host = request.app.state.fake  # routes are shared by every app; each app knows its fake
+        host: Host = request.scope["app"].fake  # routes are shared by every app; each app (app.FakeApp) knows its fake
         injected: Fault | None = None
         if self._journaled and len(host.faults):  # the control plane cannot be faulted
             faults = self._faults_for(host)

@@ -79,7 +79,7 @@ class StreamEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         websocket = WebSocket(scope, receive, send)
-        host: Host = scope["app"].state.fake
+        host: Host = scope["app"].fake  # app.FakeApp
         started = time.perf_counter()
         with host.lock:
             world = host.world

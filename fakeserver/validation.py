@@ -89,8 +89,8 @@ class RequestValidator:
         values: dict[str, str] = {}
         problems: list[tuple[Parameter, str, str]] = []  # (parameter, value, reason)
         for parameter, validator in self._parameters:
-            source = path if parameter.location == "path" else query
-            value = first_value(source, parameter.name)
+            # a path has one value of each (a dict); a query may repeat a name, and the first counts
+            value = path.get(parameter.name, "") if parameter.location == "path" else first_value(query, parameter.name)
             if value == "":
                 if parameter.required:
                     problems.append((parameter, value, "required"))
