@@ -90,27 +90,12 @@ class Exchange:
 
     request: Request
     started: float  # perf_counter
+    token: str  # read once: authentication and the journal both want it ("" for the control plane)
+    query: Mapping[str, str]  # parsed only when there is one: most requests have none
     raw_body: bytes = b""
     principal: Principal | None = None
     principal_of: World | None = None  # the world that found the principal
     call: Call | None = None
-    _token: str | None = None
-
-    @property
-    def has_query(self) -> bool:
-        return bool(self.request.scope.get("query_string"))
-
-    @property
-    def query(self) -> Mapping[str, str]:
-        """The query parameters; most requests have none, and parsing nothing still costs."""
-        return self.request.query_params if self.has_query else NO_QUERY
-
-    @property
-    def token(self) -> str:
-        """The request's token, read once (authentication and the journal both want it)."""
-        if self._token is None:
-            self._token = request_token(self.request)
-        return self._token
 
     @property
     def user(self) -> str:
@@ -218,11 +203,16 @@ class OperationEndpoint:
         self._handler = handler
         self._journaled = journaled  # the Coder API is journaled and can be faulted; the control plane is not
         self._subject = subject
+        # The journal keeps a call's (masked) token; the control plane journals nothing and takes none.
+        self._reads_token = journaled or bool(self.operation.security)
 
     async def handle(self, request: Request) -> Response:
         """faults → body → (catch up → authenticate → parameters → handler) → check → encode → record."""
-        exchange = Exchange(request, time.perf_counter())
-        host: Host = request.scope["app"].fake  # routes are shared by every app; each app (app.FakeApp) knows its fake
+        started = time.perf_counter()
+        scope = request.scope
+        host: Host = scope["app"].fake  # routes are shared by every app; each app (app.FakeApp) knows its fake
+        token = request_token(request) if self._reads_token else ""
+        exchange = Exchange(request, started, token, request.query_params if scope.get("query_string") else NO_QUERY)
         injected: Fault | None = None
         if self._journaled and len(host.faults):  # the control plane cannot be faulted
             faults = self._faults_for(host)
@@ -247,7 +237,8 @@ class OperationEndpoint:
             outcome = await outcome
             with host.lock, self._reading(host):
                 response = self._answer(host, exchange, outcome)
-        _log(exchange, outcome)
+        if request_log.isEnabledFor(logging.INFO):
+            _log(exchange, outcome)
         return response
 
     def _reading(self, host: Host) -> AbstractContextManager[None]:
@@ -348,7 +339,7 @@ class OperationEndpoint:
             moment,  # time
             scope["method"],
             scope["path"],
-            masked_query(exchange.query) if exchange.has_query else {},  # query
+            masked_query(exchange.query) if exchange.query is not NO_QUERY else {},  # query
             exchange.raw_body,  # request_bytes
             self.operation.operation_id,
             exchange.call.task_id if exchange.call is not None else None,  # task_id
@@ -363,12 +354,9 @@ class OperationEndpoint:
 
 def _log(exchange: Exchange, reply: Reply) -> None:
     """`serve --log-requests`: the path only, since a query may carry a token."""
-    if request_log.isEnabledFor(logging.INFO):
-        took = (time.perf_counter() - exchange.started) * 1000
-        request = exchange.request
-        request_log.info(
-            "%s %s %d %.1fms %s", request.method, request.url.path, reply.status, took, exchange.user or "-"
-        )
+    took = (time.perf_counter() - exchange.started) * 1000
+    request = exchange.request
+    request_log.info("%s %s %d %.1fms %s", request.method, request.url.path, reply.status, took, exchange.user or "-")
 
 
 def _response(reply: Reply) -> Response:
