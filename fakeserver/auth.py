@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from fakeserver.errors import ApiError
 from fakeserver.headers import request_header
@@ -53,12 +54,18 @@ ANONYMOUS = Principal()
 
 
 def request_token(request: HTTPConnection) -> str:
+    return scope_token(request.scope)
+
+
+def scope_token(scope: Scope) -> str:
     """The first of each, as Go's `Header.Get`, `Request.Cookie` and `url.Values.Get` give it
-    (Starlette's cookie and query mappings keep the last)."""
-    return (
-        request_header(request.scope, _TOKEN_HEADER_KEY)
-        or _first_cookie(request.headers.getlist("cookie"), TOKEN_COOKIE)
-        or first_value(request.query_params, TOKEN_COOKIE)
+    (Starlette's cookie and query mappings keep the last). Nearly every client sends the header."""
+    found = request_header(scope, _TOKEN_HEADER_KEY)
+    if found:
+        return found
+    connection = HTTPConnection(scope)
+    return _first_cookie(connection.headers.getlist("cookie"), TOKEN_COOKIE) or first_value(
+        connection.query_params, TOKEN_COOKIE
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 from starlette.requests import ClientDisconnect, Request
+from starlette.types import Scope
 
 from fakeserver.headers import request_header
 
@@ -23,11 +24,11 @@ class BodyTimeout(Exception):
     """The body did not arrive within the timeout."""
 
 
-def has_body(request: Request) -> bool:
+def has_body(scope: Scope) -> bool:
     """Whether the request announces a body (a length above zero, or chunks)."""
-    if request_header(request.scope, b"transfer-encoding") is not None:
+    if request_header(scope, b"transfer-encoding") is not None:
         return True
-    length = request_header(request.scope, b"content-length")
+    length = request_header(scope, b"content-length")
     return length is not None and length.strip() not in ("", "0")
 
 

@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from starlette.datastructures import QueryParams
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from fakeserver import lifecycle
-from fakeserver.auth import Principal, authenticate_token, request_token
+from fakeserver.auth import Principal, authenticate_token, scope_token
 from fakeserver.bodies import BodyReads, BodyTimeout, has_body
 from fakeserver.errors import ApiError, FakeError, envelope, status_of
 from fakeserver.headers import date_header
@@ -88,7 +88,8 @@ class Call:
 class Exchange:
     """One request on its way through the pipeline: what the journal and the request log need."""
 
-    request: Request
+    scope: Scope
+    receive: Receive
     started: float  # perf_counter
     token: str  # read once: authentication and the journal both want it ("" for the control plane)
     query: Mapping[str, str]  # parsed only when there is one: most requests have none
@@ -96,6 +97,15 @@ class Exchange:
     principal: Principal | None = None
     principal_of: World | None = None  # the world that found the principal
     call: Call | None = None
+    _request: Request | None = None
+
+    @property
+    def request(self) -> Request:
+        """Starlette's view of the request, made when something asks (a body to read, the base URL):
+        a call without a body needs none."""
+        if self._request is None:
+            self._request = Request(self.scope, self.receive)
+        return self._request
 
     @property
     def user(self) -> str:
@@ -185,7 +195,7 @@ class PathEndpoint:
         if endpoint is None:
             response = coder_json(405, {"message": "Method not allowed."}, {"Allow": self._allow})
         else:
-            response = await endpoint.handle(Request(scope, receive))
+            response = await endpoint.handle(scope, receive)
         await response(scope, receive, send)
 
 
@@ -206,13 +216,13 @@ class OperationEndpoint:
         # The journal keeps a call's (masked) token; the control plane journals nothing and takes none.
         self._reads_token = journaled or bool(self.operation.security)
 
-    async def handle(self, request: Request) -> Response:
+    async def handle(self, scope: Scope, receive: Receive) -> Response:
         """faults → body → (catch up → authenticate → parameters → handler) → check → encode → record."""
         started = time.perf_counter()
-        scope = request.scope
         host: Host = scope["app"].fake  # routes are shared by every app; each app (app.FakeApp) knows its fake
-        token = request_token(request) if self._reads_token else ""
-        exchange = Exchange(request, started, token, request.query_params if scope.get("query_string") else NO_QUERY)
+        token = scope_token(scope) if self._reads_token else ""
+        query = QueryParams(scope["query_string"]) if scope.get("query_string") else NO_QUERY
+        exchange = Exchange(scope, receive, started, token, query)
         injected: Fault | None = None
         if self._journaled and len(host.faults):  # the control plane cannot be faulted
             faults = self._faults_for(host)
@@ -227,7 +237,7 @@ class OperationEndpoint:
             try:
                 exchange.raw_body, refusal = await self._read_body(host, exchange)
             except ClientDisconnect:
-                logger.warning("%s %s: the client went away before its body arrived", request.method, request.url.path)
+                logger.warning("%s %s: the client went away before its body arrived", scope["method"], scope["path"])
                 return empty(400)  # nobody reads it
         with host.lock, self._reading(host):
             outcome = self._run(host, exchange, refusal or injected)
@@ -268,15 +278,14 @@ class OperationEndpoint:
         """
         body = self.operation.request_body
         assert body is not None
-        request = exchange.request
-        if not has_body(request):
+        if not has_body(exchange.scope):
             return b"", None
         exchange.principal = self._caller_let_in(host, exchange.token)
         if exchange.principal is None:
             return b"", None
         exchange.principal_of = host.world
         try:
-            raw = await host.body_reads.read_at_most(request, body.read_limit + 1)
+            raw = await host.body_reads.read_at_most(exchange.request, body.read_limit + 1)
         except BodyTimeout as error:
             return b"", Reply(408, envelope("Timed out reading the request body.", f"{error}."))
         if len(raw) > body.read_limit and body.max_bytes is None:
@@ -296,7 +305,7 @@ class OperationEndpoint:
     def _run(self, host: Host, exchange: Exchange, answer: Fault | Reply | None) -> Reply | Awaitable[Reply]:
         """The answer, noting on `exchange` who asked and what about. A refused body or an injected
         fault answers instead of the handler, but the caller and the task are still found, for the journal."""
-        request = exchange.request
+        scope = exchange.scope
         try:
             if self._journaled:  # the control plane's actions catch up themselves (a reset must not need to)
                 lifecycle.catch_up(host.world)
@@ -304,14 +313,14 @@ class OperationEndpoint:
             # agent may have come up), or when a reset replaced the world meanwhile.
             if exchange.principal is None or exchange.principal_of is not host.world:
                 exchange.principal = authenticate_token(host.world, self.operation.security, exchange.token)
-            params = self._requests.parameters(request.path_params, exchange.query)
+            params = self._requests.parameters(scope["path_params"], exchange.query)
             raw_body = exchange.raw_body
             call = exchange.call = Call(
                 host,
                 params,
                 exchange.principal,
                 lambda: self._requests.body(raw_body),
-                lambda: str(request.base_url).rstrip("/"),
+                lambda: str(HTTPConnection(scope).base_url).rstrip("/"),  # not the exchange: no cycle to collect
             )
             if isinstance(answer, Reply):
                 return answer
@@ -331,7 +340,7 @@ class OperationEndpoint:
     def _record(
         self, host: Host, exchange: Exchange, reply: Reply, moment: datetime, response_parts: tuple[bytes, ...]
     ) -> None:
-        scope = exchange.request.scope
+        scope = exchange.scope
         # Positional, in JournalEntry's field order: a named tuple made from keywords costs four
         # times as much, once per request.
         entry = JournalEntry(
@@ -355,8 +364,8 @@ class OperationEndpoint:
 def _log(exchange: Exchange, reply: Reply) -> None:
     """`serve --log-requests`: the path only, since a query may carry a token."""
     took = (time.perf_counter() - exchange.started) * 1000
-    request = exchange.request
-    request_log.info("%s %s %d %.1fms %s", request.method, request.url.path, reply.status, took, exchange.user or "-")
+    scope = exchange.scope
+    request_log.info("%s %s %d %.1fms %s", scope["method"], scope["path"], reply.status, took, exchange.user or "-")
 
 
 def _response(reply: Reply) -> Response:
