@@ -22,8 +22,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fakeserver.cors import cors_layer, origin_allowed
 from fakeserver.errors import internal_error
-from fakeserver.guard import is_control_write, refuse_host, untrusted_host, write_refusal
-from fakeserver.headers import CoderHeaders, request_header
+from fakeserver.guard import CONTROL_PREFIX, is_control_write, refuse_host, untrusted_host, write_refusal
+from fakeserver.headers import CoderHeaders, request_headers
 from fakeserver.responses import coder_json
 
 if TYPE_CHECKING:
@@ -43,20 +43,25 @@ class FrontDoor:
         if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
+        host_header, origin = request_headers(scope, b"host", b"origin")
         trusted = self.fake.allowed_hosts  # read per request: the server sets it once it is bound
-        host = untrusted_host(scope, request_header(scope, b"host") or "", trusted)
-        if host is not None and trusted is not None:
-            await refuse_host(scope, receive, send, host, trusted)
-            return
-        if scope["path"].startswith(CONTROL_TASKS_PREFIX):
+        if trusted is not None:
+            host = untrusted_host(scope, host_header or "", trusted)
+            if host is not None:
+                await refuse_host(scope, receive, send, host, trusted)
+                return
+        control = scope["path"].startswith(CONTROL_PREFIX)
+        if control and scope["path"].startswith(CONTROL_TASKS_PREFIX):
             scope = with_encoded_slashes(scope)
-        from_page = request_header(scope, b"origin") is not None
+        from_page = origin is not None
         # Starlette's CORS varies every HTTP answer on the Origin: the same, for those it does not see
         vary = self._cors is not None and not from_page and scope["type"] == "http"
         stamped = CoderHeaders(send, self.fake, vary_on_origin=vary)
         cors = self._cors if from_page else None
+        # A client's call of the Coder API (no Origin, no control-plane write to check) goes straight in.
+        inner = cors if cors is not None else self._past_cors if control else self.app
         try:
-            await (cors or self._past_cors)(scope, receive, stamped)
+            await inner(scope, receive, stamped)
         except Exception as error:
             if scope["type"] != "http" or stamped.started:
                 raise

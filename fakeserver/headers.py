@@ -25,6 +25,19 @@ if TYPE_CHECKING:
 BUILD_VERSION_HEADER = b"x-coder-build-version"
 
 
+def request_headers(scope: Scope, first: bytes, second: bytes) -> tuple[str | None, str | None]:
+    """The first value of each of two headers, in one pass (the front door reads `Host` and `Origin`
+    of every request)."""
+    found_first: str | None = None
+    found_second: str | None = None
+    for key, value in scope["headers"]:
+        if key == first and found_first is None:
+            found_first = str(value.decode("latin-1"))
+        elif key == second and found_second is None:
+            found_second = str(value.decode("latin-1"))
+    return found_first, found_second
+
+
 def request_header(scope: Scope, name: bytes) -> str | None:
     """The first value of header `name` (lower case, as ASGI servers give names), read from the
     scope's raw list: a few headers are read on every call, and Starlette's `Headers` copies the
@@ -62,7 +75,10 @@ class CoderHeaders:
             self.started = True
             world = self._fake.world
             headers = list(message.get("headers", ()))
-            if b"date" not in [name for name, _ in headers]:
+            for name, _ in headers:
+                if name == b"date":
+                    break
+            else:
                 headers.append(date_header(world.now()))
             headers.append((BUILD_VERSION_HEADER, world.release.version_header))
             if self._vary_on_origin and kind == "http.response.start":
