@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from functools import lru_cache
-from typing import Any, NamedTuple
+from typing import Any, Final, NamedTuple
 
 from fakeserver import safejson
 from fakeserver.timefmt import format_time
@@ -24,8 +24,8 @@ SECRET_QUERY_PARAMS = ("coder_session_token",)
 
 
 class JournalEntry(NamedTuple):
-    """One call. A named tuple, not a dataclass: one is recorded per request, and a tuple is the
-    cheapest immutable record to make; its bodies are decoded only when read."""
+    """One call, as read from the journal (which keeps it as a plain row, `JournalRow`); its bodies
+    are decoded only when read."""
 
     id: int
     time: datetime  # on the fake's clock
@@ -76,12 +76,28 @@ class JournalEntry(NamedTuple):
         }
 
 
+# A call as the journal keeps it: JournalEntry's fields, in its order, as a plain tuple, with `query`
+# None when there was none. The pipeline makes one per call: a tuple display costs no call (a named
+# tuple's constructor is a Python function), and a row of no container but its parts' tuple is
+# soon left alone by the cycle collector. Entries are made from rows when they are read.
+JournalRow = tuple[
+    int, datetime, str, str, dict[str, str] | None, bytes, str, str | None, str, str, int, tuple[bytes, ...], float
+]
+_ID: Final = 0  # where a row keeps each field that the journal itself reads
+_QUERY: Final = 4
+_REQUEST: Final = 5
+_OPERATION: Final = 6
+_TASK: Final = 7
+_USER: Final = 8
+_PARTS: Final = 11
+
+
 class Journal:
     """The newest entries, within `limit` entries and `max_bytes` bytes."""
 
     def __init__(self, limit: int = JOURNAL_LIMIT, max_bytes: int = JOURNAL_BYTES) -> None:
-        self._entries: deque[JournalEntry] = deque()
-        self._costs: deque[int] = deque()  # each entry's share of the byte bound, in step with `_entries`
+        self._rows: deque[JournalRow] = deque()
+        self._costs: deque[int] = deque()  # each row's share of the byte bound, in step with `_rows`
         self._limit = limit
         self._max_bytes = max_bytes
         self._bytes = 0
@@ -99,38 +115,39 @@ class Journal:
     @property
     def first_id(self) -> int:
         """The oldest entry kept; entries with a smaller id are gone. The next id when none is kept."""
-        return self._entries[0].id if self._entries else self._last_id + 1
+        return self._rows[0][_ID] if self._rows else self._last_id + 1
 
     @property
     def size_bytes(self) -> int:
         return self._bytes
 
-    def record(self, entry: JournalEntry) -> None:
-        """Keep `entry`, its bodies cut to BODY_LIMIT bytes, dropping the oldest past either bound.
+    def record(self, row: JournalRow) -> None:
+        """Keep a call (a `JournalEntry`, or a row in its order), its bodies cut to BODY_LIMIT bytes,
+        dropping the oldest past either bound.
 
-        Once the journal is full, every request drops one entry: each entry's cost is kept beside
-        it rather than measured again on its way out.
+        Once the journal is full, every request drops one row: each row's cost is kept beside it
+        rather than measured again on its way out.
         """
-        request_size = len(entry.request_bytes)
+        request_size = len(row[_REQUEST])
         if request_size > BODY_LIMIT:
-            entry = entry._replace(request_bytes=entry.request_bytes[:BODY_LIMIT])
+            row = _replaced(row, _REQUEST, row[_REQUEST][:BODY_LIMIT])
             request_size = BODY_LIMIT
-        parts = entry.response_parts
+        parts = row[_PARTS]
         response_size = len(parts[0]) if len(parts) == 1 else sum(map(len, parts))
         if response_size > BODY_LIMIT:
-            entry = entry._replace(response_parts=first_parts(parts, BODY_LIMIT))
+            row = _replaced(row, _PARTS, first_parts(parts, BODY_LIMIT))
             response_size = BODY_LIMIT
-        entries, costs = self._entries, self._costs
+        rows, costs = self._rows, self._costs
         cost = ENTRY_OVERHEAD + request_size + response_size
-        entries.append(entry)
+        rows.append(row)
         costs.append(cost)
         self._bytes += cost
-        while len(entries) > self._limit or (self._bytes > self._max_bytes and len(entries) > 1):
-            entries.popleft()
+        while len(rows) > self._limit or (self._bytes > self._max_bytes and len(rows) > 1):
+            rows.popleft()
             self._bytes -= costs.popleft()
 
     def clear(self) -> None:
-        self._entries.clear()
+        self._rows.clear()
         self._costs.clear()
         self._bytes = 0
 
@@ -146,17 +163,27 @@ class Journal:
         `since`, and only the newest `limit`. Read from the newest back: a poller that passes the
         last id it saw costs what it gets, not what the journal holds."""
         found: list[JournalEntry] = []
-        for entry in reversed(self._entries):
-            if entry.id <= since or (limit is not None and len(found) >= limit):
+        for row in reversed(self._rows):
+            if row[_ID] <= since or (limit is not None and len(found) >= limit):
                 break
             if (
-                (operation is None or entry.operation_id == operation)
-                and (task is None or entry.task_id == task)
-                and (user is None or entry.user == user)
+                (operation is None or row[_OPERATION] == operation)
+                and (task is None or row[_TASK] == task)
+                and (user is None or row[_USER] == user)
             ):
-                found.append(entry)
+                found.append(_entry(row))
         found.reverse()
         return found
+
+
+def _entry(row: JournalRow) -> JournalEntry:
+    """The entry a row keeps; each read gets an empty query of its own."""
+    query = row[_QUERY]
+    return JournalEntry._make(row if query is not None else _replaced(row, _QUERY, {}))
+
+
+def _replaced(row: JournalRow, index: int, value: Any) -> JournalRow:
+    return (*row[:index], value, *row[index + 1 :])
 
 
 def first_parts(parts: Iterable[bytes], limit: int) -> tuple[bytes, ...]:
