@@ -6,8 +6,8 @@ goes through CORS (cors.py), and a control-plane write from a page must be one n
 unasked (guard.py). A bug anywhere inside is answered with Coder's 500 envelope, coderd's headers
 and, for a page, CORS's, so that the page reads the fake's error rather than a CORS refusal.
 
-These are one layer, reading the request's headers once, rather than a middleware each (the 500
-was Starlette's `ServerErrorMiddleware`): every layer costs a call and a wrapper around each
+These are one layer, reading the request's headers once, rather than a middleware each (for the
+500, Starlette's `ServerErrorMiddleware`): every layer costs a call and a wrapper around each
 message sent, and most requests (a client's, a test's) carry no `Origin` and need neither CORS
 nor the write check's second look.
 """
@@ -66,8 +66,10 @@ class FrontDoor:
             if scope["type"] != "http" or stamped.started:
                 raise
             # Answered, then raised again: the server logs it, and an in-process client raises it in the test.
-            answer = coder_json(500, internal_error(error))
-            await ((cors_layer(answer, self.fake.cors_origins) if cors else None) or answer)(scope, receive, stamped)
+            answer: ASGIApp = coder_json(500, internal_error(error))
+            if cors is not None:  # a page's answer carries CORS's headers too, or the page cannot read it
+                answer = cors_layer(answer, self.fake.cors_origins) or answer
+            await answer(scope, receive, stamped)
             raise
 
     async def _past_cors(self, scope: Scope, receive: Receive, send: Send) -> None:
