@@ -15,15 +15,16 @@ nor the write check's second look.
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fakeserver.cors import cors_layer, origin_allowed
 from fakeserver.errors import internal_error
 from fakeserver.guard import CONTROL_PREFIX, is_control_write, refuse_host, untrusted_host, write_refusal
-from fakeserver.headers import CoderHeaders, request_headers
+from fakeserver.headers import request_headers, with_coder_headers
 from fakeserver.responses import coder_json
 
 if TYPE_CHECKING:
@@ -56,14 +57,24 @@ class FrontDoor:
         from_page = origin is not None
         # Starlette's CORS varies every HTTP answer on the Origin: the same, for those it does not see
         vary = self._cors is not None and not from_page and scope["type"] == "http"
-        stamped = CoderHeaders(send, self.fake, vary_on_origin=vary)
+        started = False  # whether an HTTP answer has begun: until then, a bug can still get a 500
+
+        def stamped(message: Message) -> Awaitable[None]:
+            """The server's `send`, with coderd's headers: a plain function returning the server's
+            own awaitable, so that a message sent costs no extra frame (half are bodies: passed on)."""
+            nonlocal started
+            if message["type"] == "http.response.body":
+                return send(message)
+            started = started or message["type"] == "http.response.start"
+            return send(with_coder_headers(message, self.fake.world, vary))
+
         cors = self._cors if from_page else None
         # A client's call of the Coder API (no Origin, no control-plane write to check) goes straight in.
         inner = cors if cors is not None else self._past_cors if control else self.app
         try:
             await inner(scope, receive, stamped)
         except Exception as error:
-            if scope["type"] != "http" or stamped.started:
+            if scope["type"] != "http" or started:
                 raise
             # Answered, then raised again: the server logs it, and an in-process client raises it in the test.
             answer: ASGIApp = coder_json(500, internal_error(error))

@@ -12,16 +12,15 @@ Also here: reading one header of a request where the server put it (`request_hea
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from starlette.types import Message, Scope, Send
+from starlette.types import Message, Scope
 
 if TYPE_CHECKING:
-    from fakeserver.fake import FakeCoder
+    from fakeserver.world import World
 
 BUILD_VERSION_HEADER = b"x-coder-build-version"
 
@@ -49,47 +48,30 @@ def request_header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class CoderHeaders:
-    """`send`, adding coderd's headers to the answer; and `Vary: Origin` when asked, for the CORS
-    middleware's sake (it varies an answer on the Origin even when none came, cors.py).
-
-    It also notes whether an HTTP answer has begun: until then, a bug can still be answered with
-    a 500 (frontdoor.py).
-    """
-
-    __slots__ = ("_fake", "_send", "_vary_on_origin", "started")
-
-    def __init__(self, send: Send, fake: FakeCoder, vary_on_origin: bool) -> None:
-        self._send = send
-        self._fake = fake
-        self._vary_on_origin = vary_on_origin
-        self.started = False
-
-    def __call__(self, message: Message) -> Awaitable[None]:
-        """The server's `send` of the message, with the headers added: not a coroutine of its own,
-        so that each message sent costs no extra frame to await (half of them are bodies, passed on)."""
-        # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
-        # Nothing inside writes these headers but `Date`, so they are appended, not replaced.
-        kind = message["type"]
-        if kind == "http.response.body":
-            return self._send(message)
-        if kind in ("http.response.start", "websocket.http.response.start"):
-            self.started = True
-            world = self._fake.world
-            headers = list(message.get("headers", ()))
-            for name, _ in headers:
-                if name == b"date":
-                    break
-            else:
-                headers.append(date_header(world.now()))
-            headers.append((BUILD_VERSION_HEADER, world.release.version_header))
-            if self._vary_on_origin and kind == "http.response.start":
-                headers.append((b"vary", b"Origin"))
-            message = {**message, "headers": headers}
-        elif kind == "websocket.accept":
-            extra = [(BUILD_VERSION_HEADER, self._fake.world.release.version_header)]
-            message = {**message, "headers": [*message.get("headers", ()), *extra]}
-        return self._send(message)
+def with_coder_headers(message: Message, world: World, vary_on_origin: bool) -> Message:
+    """A message of an answer with coderd's headers added; and `Vary: Origin` when asked, for the
+    CORS middleware's sake (it varies an answer on the Origin even when none came, cors.py). The
+    front door passes every message sent through here but bodies (frontdoor.py)."""
+    # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
+    # Nothing inside writes these headers but `Date`, so they are appended, not replaced.
+    kind = message["type"]
+    if kind in ("http.response.start", "websocket.http.response.start"):
+        headers = list(message.get("headers", ()))
+        for name, _ in headers:
+            if name == b"date":
+                break
+        else:
+            headers.append(date_header(world.now()))
+        headers.append((BUILD_VERSION_HEADER, world.release.version_header))
+        if vary_on_origin and kind == "http.response.start":
+            headers.append((b"vary", b"Origin"))
+        return {**message, "headers": headers}
+    if kind == "websocket.accept":
+        return {
+            **message,
+            "headers": [*message.get("headers", ()), (BUILD_VERSION_HEADER, world.release.version_header)],
+        }
+    return message
 
 
 def date_header(moment: datetime) -> tuple[bytes, bytes]:
