@@ -168,7 +168,10 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
                 value = world["lists"]["admin"]["p50_ms"] if "lists" in world else float("inf")
                 add(f"GET list of {world['tasks']:,} tasks p50 < {list_limit:g} ms", value, list_limit)
         for row in scale["growth"]:
-            add(f"memory per task beyond the empty world < 5 KiB ({row['tasks']:,} tasks)", row["kib_per_task"], 5.0)
+            if row["tasks"] in MEMORY_TARGET_SIZES:
+                add(
+                    f"memory per task beyond the empty world < 5 KiB ({row['tasks']:,} tasks)", row["kib_per_task"], 5.0
+                )
     return rows
 
 
@@ -224,6 +227,9 @@ INPROCESS_TARGETS = (
     ("fake.reset() + 1 GET list", "reset_plus_request", 0.5),
 )
 LIST_TARGETS_MS = {10_000: 20.0, 100_000: 200.0}
+# Issue 13 measures a task's memory at these sizes: a smaller world's RSS is mostly a load's fixed
+# cost (the parse's leftovers in the allocator) spread over few tasks, shown in the table only.
+MEMORY_TARGET_SIZES = (10_000, 100_000)
 
 
 def render_http(http: dict[str, Any]) -> list[str]:
@@ -333,6 +339,7 @@ def render_scale(scale: dict[str, Any]) -> list[str]:
         "   parse/build: wall-clock seconds; KiB/task: resident memory beyond the empty world, per task, after the"
         " load;\n   CPU ms: the server's CPU time per list request; peak: the worker's high-water mark after the lists."
         " Targets: admin list of 10,000 tasks p50 < 20 ms, 100,000 < 200 ms; memory linear, < 5 KiB per task"
+        " at 10,000 and 100,000 tasks"
     )
     return out
 
