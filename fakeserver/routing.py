@@ -369,7 +369,9 @@ def _log(exchange: Exchange, reply: Reply) -> None:
 def _response(reply: Reply) -> Response:
     if reply.media_type is not None:
         return Response(reply.body, reply.status, reply.headers, media_type=reply.media_type)
-    return coder_json(reply.status, reply.body, reply.headers) if reply.body is not None else empty(reply.status)
+    if reply.body is None:
+        return empty(reply.status, reply.headers)
+    return coder_json(reply.status, reply.body, reply.headers)
 
 
 class DroppedConnection(Response):

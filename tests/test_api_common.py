@@ -337,6 +337,14 @@ def test_a_body_where_none_is_declared_raises(monkeypatch: pytest.MonkeyPatch) -
     assert (raised.value.operation_id, raised.value.status) == ("deleteTask", 202)
 
 
+def test_an_answer_without_a_body_keeps_its_headers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(API_HANDLERS, "deleteTask", lambda call: Reply(202, None, {"X-Deleted-By": "fake"}))
+    with FakeCoder().client("alice") as alice:
+        response = alice.delete(f"/api/v2/tasks/me/{ACTIVE_ID}")
+    assert response.status_code == 202
+    assert response.headers["x-deleted-by"] == "fake"
+
+
 def test_validate_responses_false_turns_the_check_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(API_HANDLERS, "getTask", bad_task)
     with FakeCoder(validate_responses=False).client("alice") as alice:
