@@ -209,11 +209,16 @@ def _decoded(raw: bytes) -> Any:
         return raw.decode("utf-8", errors="replace")
 
 
-@lru_cache(maxsize=256)  # a handful of tokens make every call
 def mask_token(token: str) -> str:
     if not token:
         return ""
-    return token[:2] + "…" if len(token) > 4 else "…"
+    return _masked(token[:2]) if len(token) > 4 else "…"
+
+
+@lru_cache(maxsize=1024)  # by the two characters kept, never by a whole token (a client's may be huge)
+def _masked(prefix: str) -> str:
+    """One string per prefix, shared by every entry of a caller."""
+    return prefix + "…"
 
 
 def masked_query(query: Mapping[str, str]) -> dict[str, str]:
