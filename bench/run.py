@@ -22,6 +22,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` and the repo's `f
 from bench.common import BENCH, machine
 
 SECTIONS = ("http", "inprocess", "startup", "scale")
+OPT_IN_SECTIONS = ("icount",)  # run only when named: it needs valgrind and a few minutes
 DEFAULT_OUTPUT = BENCH / "results" / "latest.json"
 
 
@@ -29,7 +30,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python bench/run.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a short run (about a minute) to try things out")
     parser.add_argument(
-        "--sections", default=",".join(SECTIONS), help="which to run (default: all): " + ",".join(SECTIONS)
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"which to run (default: {','.join(SECTIONS)}; also {','.join(OPT_IN_SECTIONS)})",
     )
     parser.add_argument("--rounds", type=int, help="HTTP: rounds of every endpoint x server (default 3; quick 1)")
     parser.add_argument("--duration", type=float, help="HTTP: seconds of each wrk run (default 4; quick 2)")
@@ -41,6 +44,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--load-timeout", type=float, help="scale: seconds a world may take to load (default 150)")
     parser.add_argument("--list-budget", type=float, default=60.0, help="scale: seconds of list requests per viewer")
+    parser.add_argument(
+        "--icount-requests", type=int, help="icount: requests counted per app (default 1000; quick 300)"
+    )
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"JSON results (default {DEFAULT_OUTPUT})")
     parser.add_argument("--no-install", action="store_true", help="fail rather than apt-get install wrk")
     args = parser.parse_args(argv)
@@ -56,8 +62,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args.repeats = pick(args.repeats, 5, 3)
     args.sizes = [int(s) for s in pick(args.sizes, "100,1000,10000,100000", "100,1000,10000").split(",") if s]
     args.load_timeout = pick(args.load_timeout, 150.0, 60.0)
+    args.icount_requests = pick(args.icount_requests, 1000, 300)
     args.sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    unknown = set(args.sections) - set(SECTIONS)
+    unknown = set(args.sections) - set(SECTIONS) - set(OPT_IN_SECTIONS)
     if unknown:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     return args
@@ -98,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         progress(f"scale: {', '.join(str(s) for s in args.sizes)} tasks (load limit {args.load_timeout:g} s)")
         results["scale"] = scale.run_section(args.sizes, args.load_timeout, args.list_budget, progress)
+    if "icount" in args.sections:
+        from bench import icount
+
+        progress(f"icount: {args.icount_requests} requests per app and endpoint, under callgrind")
+        results["icount"] = icount.run_section(args.icount_requests, progress)
     results["meta"]["elapsed_s"] = round(time.perf_counter() - started, 1)
     results["targets"] = targets(results)
     args.output.parent.mkdir(parents=True, exist_ok=True)
@@ -193,6 +205,10 @@ def render(results: dict[str, Any]) -> str:
         out += render_startup(results["startup"])
     if "scale" in results:
         out += render_scale(results["scale"])
+    if "icount" in results:
+        from bench import icount
+
+        out += icount.render(results["icount"])
     out.append("")
     out.append("Targets")
     for row in results["targets"]:

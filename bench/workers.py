@@ -3,6 +3,8 @@
 `build`: how long a first and a later `FakeCoder()` take in a new process.
 `scale-serve`: load a fixture file, report load time and memory, then serve it
 under uvicorn (uvloop + httptools) exactly as `fakeserver serve` does.
+`asgi-drive`: send one endpoint's request so many times straight to an app's ASGI callable (no
+server, no socket), for the instruction counts of section 5 (icount.py).
 """
 
 from __future__ import annotations
@@ -82,6 +84,29 @@ def scale_serve(args: argparse.Namespace) -> None:
     uvicorn.run(fake.app, host="127.0.0.1", port=args.port, log_level="warning", loop="uvloop", http="httptools")
 
 
+def asgi_drive(args: argparse.Namespace) -> None:
+    """`--requests` calls of `--endpoint` on the fake (manual clock) or the bare app serving its bytes."""
+    import asyncio
+
+    from bench import bare_app, icount
+    from fakeserver.fake import FakeCoder
+
+    fake = FakeCoder([args.fixtures], clock="manual", validate_responses=args.server == "fake")
+    if args.server == "bare":
+        bodies = {key: asyncio.run(icount.call(fake.app, key, 0)).body.decode() for key in ("list", "one", "create")}
+        app = bare_app.build_app(bodies)
+    else:
+        app = fake.app
+
+    async def drive() -> None:
+        for index in range(args.requests):
+            answer = await icount.call(app, args.endpoint, index)
+            if answer.status != icount.STATUS[args.endpoint]:
+                raise SystemExit(f"{args.server} {args.endpoint} answered {answer.status}: {answer.body[:200]!r}")
+
+    asyncio.run(drive())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     commands = parser.add_subparsers(required=True)
@@ -91,6 +116,12 @@ def main() -> None:
     serve.add_argument("--port", type=int, required=True)
     serve.add_argument("--report", type=Path, required=True)
     serve.set_defaults(run=scale_serve)
+    drive = commands.add_parser("asgi-drive")
+    drive.add_argument("--fixtures", type=Path, required=True)
+    drive.add_argument("--server", choices=("bare", "fake", "fake-novalidate"), required=True)
+    drive.add_argument("--endpoint", choices=("list", "one", "create", "send"), required=True)
+    drive.add_argument("--requests", type=int, required=True)
+    drive.set_defaults(run=asgi_drive)
     args = parser.parse_args()
     args.run(args)
 

@@ -2,7 +2,8 @@
 
 This checks that `python bench/run.py` works against the current code, not
 how fast anything is: benchmarks measure, tests assert behaviour. The HTTP,
-start-up and scale sections (wrk, servers, big worlds) are left to real runs.
+start-up and scale sections (wrk, servers, big worlds) are left to real runs,
+and so is callgrind: the instruction-count section's driver runs here plainly.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -57,3 +60,19 @@ def test_hostile_input_benchmark_runs_and_finds_no_server_error(tmp_path: Path) 
     assert results["world_works_after"] and results["victim"]["failures"] == 0
     assert results["server_tracebacks"] == 0
     assert "Journal of" in done.stdout
+
+
+def test_the_instruction_count_driver_runs_every_endpoint_on_every_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Section 5's driver (run under callgrind by the benchmark; here plainly, a few requests each)."""
+    monkeypatch.syspath_prepend(str(REPO))
+    from bench import icount, worlds
+
+    fixture = worlds.write(tmp_path, "world.yaml", worlds.throughput_world())
+    for server in icount.SERVERS:
+        for endpoint in icount.ENDPOINTS:
+            command = [sys.executable, icount.WORKERS, "asgi-drive", "--fixtures", str(fixture)]
+            command += ["--server", server, "--endpoint", endpoint, "--requests", "3"]
+            done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, (server, endpoint, done.stderr[-2000:])
