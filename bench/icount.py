@@ -5,7 +5,8 @@ no server, no socket, a manual clock) on the throughput world, by the fake with 
 off and by the bare app serving the fake's bytes. A process is counted twice, after a few requests
 and after `requests` more, so that start-up (imports, the spec, the world) cancels out.
 
-A count is the same to within about 1% from run to run whatever else the machine does, where the
+At the default 1,000 requests a count is the same to within about 1% from run to run whatever
+else the machine does (with a few dozen, one pass of the cycle collector shows), where the
 wall-clock ratios of section 1 move by several percent: this section tells whether a change made
 the fake do less. It is no ratio to the ceiling: the bare app's instructions are mostly orjson's
 (tight C loops, re-encoding each body), the fake's the interpreter's (its Python calls reach
@@ -140,5 +141,8 @@ def render(section: dict[str, Any]) -> list[str]:
         out.append(
             f"   {endpoint:<8} {counts['bare']:>10,.0f} {counts['fake']:>10,.0f} {counts['fake-novalidate']:>10,.0f}"
         )
-    out.append("   steady to ~1% between runs: compare the fake's counts before and after a change (not with bare's)")
+    out.append(
+        "   steady to ~1% between runs at 1,000 requests: compare the fake's counts before and after a change"
+        " (not with bare's)"
+    )
     return out
