@@ -16,52 +16,33 @@ Compare the fake's counts before and after a change.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.types import ASGIApp, Message
 
 from bench import worlds
-from bench.common import BenchError, python_command
+from bench.common import Answer, BenchError, python_command
+from bench.throughput import ENDPOINTS as HTTP_ENDPOINTS
+from bench.throughput import SEND_BODY, create_body
 
 SERVERS = ("bare", "fake", "fake-novalidate")
-ENDPOINTS = ("list", "one", "create", "send")
-STATUS = {"list": 200, "one": 200, "create": 201, "send": 204}
-PATHS = {
-    "list": ("GET", "/api/v2/tasks"),
-    "one": ("GET", f"/api/v2/tasks/me/{worlds.ONE_TASK_ID}"),
-    "create": ("POST", "/api/v2/tasks/me"),
-    "send": ("POST", f"/api/v2/tasks/me/{worlds.SEND_TASK_ID}/send"),
-}
+ENDPOINTS = tuple(endpoint.key for endpoint in HTTP_ENDPOINTS)  # section 1's requests, the same bodies
+BY_KEY = {endpoint.key: endpoint for endpoint in HTTP_ENDPOINTS}
 WARM_REQUESTS = 50  # in both counts of a process: what they share cancels out
 WORKERS = str(Path(__file__).with_name("workers.py"))
 COLLECTED = re.compile(r"Collected : ([\d,]+)")
 
 
-@dataclass
-class Answer:
-    status: int
-    body: bytes
-
-
-def request_body(endpoint: str, index: int) -> bytes:
-    if endpoint == "create":
-        body = {"template_version_id": worlds.TEMPLATE_VERSION_ID, "input": f"Benchmark task {index}"}
-        return json.dumps(body).encode()
-    return b'{"input":"Carry on with the next step."}' if endpoint == "send" else b""
-
-
 async def call(app: ASGIApp, endpoint: str, index: int) -> Answer:
     """One request of `endpoint` as uvicorn would hand it over (the headers wrk sends)."""
-    method, path = PATHS[endpoint]
-    body = request_body(endpoint, index)
+    method, path = BY_KEY[endpoint].method, BY_KEY[endpoint].path
+    body = create_body(str(index)) if endpoint == "create" else SEND_BODY if endpoint == "send" else b""
     headers = [(b"host", b"127.0.0.1:8080"), (b"coder-session-token", worlds.TOKEN.encode())]
     if method == "POST":
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -90,7 +71,8 @@ async def call(app: ASGIApp, endpoint: str, index: int) -> Answer:
         sent.append(message)
 
     await app(scope, receive, send)
-    return Answer(sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]))
+    headers_sent = {name.decode("latin-1"): value.decode("latin-1") for name, value in sent[0]["headers"]}
+    return Answer(sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:]), headers_sent)
 
 
 def instructions(fixture: Path, server: str, endpoint: str, requests: int) -> int:

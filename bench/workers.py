@@ -101,7 +101,7 @@ def asgi_drive(args: argparse.Namespace) -> None:
     async def drive() -> None:
         for index in range(args.requests):
             answer = await icount.call(app, args.endpoint, index)
-            if answer.status != icount.STATUS[args.endpoint]:
+            if answer.status != icount.BY_KEY[args.endpoint].status:
                 raise SystemExit(f"{args.server} {args.endpoint} answered {answer.status}: {answer.body[:200]!r}")
 
     asyncio.run(drive())
@@ -119,7 +119,7 @@ def main() -> None:
     drive = commands.add_parser("asgi-drive")
     drive.add_argument("--fixtures", type=Path, required=True)
     drive.add_argument("--server", choices=("bare", "fake", "fake-novalidate"), required=True)
-    drive.add_argument("--endpoint", choices=("list", "one", "create", "send"), required=True)
+    drive.add_argument("--endpoint", choices=("list", "one", "create", "send"), required=True)  # icount.ENDPOINTS
     drive.add_argument("--requests", type=int, required=True)
     drive.set_defaults(run=asgi_drive)
     args = parser.parse_args()

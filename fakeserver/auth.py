@@ -54,6 +54,7 @@ ANONYMOUS = Principal()
 
 
 def request_token(request: HTTPConnection) -> str:
+    """The token of a request or a WebSocket (`scope_token`)."""
     return scope_token(request.scope)
 
 

@@ -30,7 +30,7 @@ from fakeserver.responses import coder_json
 if TYPE_CHECKING:
     from fakeserver.fake import FakeCoder
 
-CONTROL_TASKS_PREFIX = "/__fake__/tasks/"
+CONTROL_TASKS_PREFIX = f"{CONTROL_PREFIX}tasks/"  # a task reference `owner/name` may arrive with `%2F`
 
 
 class FrontDoor:
