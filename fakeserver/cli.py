@@ -9,6 +9,7 @@ import logging
 import signal
 import socket
 import sys
+import time
 from collections.abc import Sequence
 from types import FrameType
 
@@ -180,23 +181,42 @@ def serve_command(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
         date_header=False,  # the app writes Date from the fake's clock (headers.py)
     )
-    gc.set_threshold(*COLLECTOR_THRESHOLDS)
+    gc.set_threshold(*YOUNG_ONLY_THRESHOLDS)
     StoppingServer(config).run(sockets=[sock])
     return 0
 
 
 # A served fake's world grows while it runs (a task's records per create, two messages and two app
-# statuses per send) and all of it lives long: at Python's default thresholds the cycle collector
-# scans those records again and again, a fifth of a create's CPU and pauses of a quarter second
-# once the world holds 20,000 tasks. A world holds no cycle (tests/test_schedule.py), so the
-# collector is asked to look less often. Only here: the pytest plugin runs in its user's process.
-COLLECTOR_THRESHOLDS = (20_000, 20, 20)
+# statuses per send) and all of it lives long. Python's cycle collector scans the older generations
+# again as they grow, each pass over records long out of the processor's caches: at its default
+# thresholds a sixth of a create's CPU, and pauses of a quarter second once the world holds 20,000
+# tasks. Neither a world (tests/test_schedule.py) nor answering a request (tests/test_collector.py)
+# makes cycles, so a served fake collects only the young generation, at Python's own pace (a
+# short-lived cycle, such as an exception's traceback, still goes), and sweeps everything once
+# every FULL_SWEEP_SECONDS (StoppingServer.on_tick). Only here: the pytest plugin runs in its
+# user's process.
+YOUNG_ONLY_THRESHOLDS = (700, 1_000_000_000, 1_000_000_000)  # the older generations: never on their own
+FULL_SWEEP_SECONDS = 600.0
 
 STOP_GRACE_SECONDS = 1  # on SIGTERM or Ctrl-C, requests in flight get this long; then it exits
 
 
 class StoppingServer(uvicorn.Server):
-    """uvicorn's server, saying why it stops (SIGTERM from a test runner or CI, Ctrl-C)."""
+    """uvicorn's server, saying why it stops (SIGTERM from a test runner or CI, Ctrl-C), and
+    sweeping the older generations of the cycle collector now and then (YOUNG_ONLY_THRESHOLDS)."""
+
+    def __init__(self, config: uvicorn.Config, sweep_seconds: float = FULL_SWEEP_SECONDS) -> None:
+        super().__init__(config)
+        self.sweep_seconds = sweep_seconds
+        self.swept_at = time.monotonic()
+
+    async def on_tick(self, counter: int) -> bool:
+        """uvicorn's tick (ten a second), with the full sweep when one is due."""
+        now = time.monotonic()
+        if now - self.swept_at >= self.sweep_seconds:
+            self.swept_at = now
+            gc.collect()
+        return await super().on_tick(counter)
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if not self.should_exit:
