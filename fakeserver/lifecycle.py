@@ -81,14 +81,12 @@ def next_step(world: World, workspace: Workspace) -> Step | None:
     is_start = build.transition == "start"
     if job.status == "pending":
         wait = timings.job_pending if is_start else timings.stop_job_pending
-        return Step(_after(job.created_at, wait), lambda world: run_job(world, workspace, build))
+        return Step(_after(job.created_at, wait), run_job, workspace, build)
     if job.status == "running":
         wait = timings.job_running if is_start else timings.stop_job_running
-        return Step(_after(job.started_at or job.created_at, wait), lambda world: succeed_job(world, workspace, build))
+        return Step(_after(job.started_at or job.created_at, wait), succeed_job, workspace, build)
     if job.status == "canceling":
-        return Step(
-            _after(job.started_at or job.created_at, 0.5), lambda world: world.cancel_job(workspace, build, done=True)
-        )
+        return Step(_after(job.started_at or job.created_at, 0.5), cancel_job, workspace, build)
     if job.status != "succeeded" or not is_start or build.agent is None:
         return None
     return _agent_step(world, workspace, build.agent)
@@ -99,23 +97,17 @@ def _agent_step(world: World, workspace: Workspace, agent: Agent) -> Step | None
     if agent.disconnected:
         return None
     if agent.lifecycle == "created":
-        return Step(
-            _after(agent.changed_at, timings.agent_connect),
-            lambda world: world.set_agent_lifecycle(workspace, agent, "starting"),
-        )
+        return Step(_after(agent.changed_at, timings.agent_connect), agent_starting, workspace, agent)
     if agent.lifecycle == "starting":
-        return Step(
-            _after(agent.changed_at, timings.agent_startup),
-            lambda world: world.set_agent_lifecycle(workspace, agent, "ready"),
-        )
+        return Step(_after(agent.changed_at, timings.agent_startup), agent_ready, workspace, agent)
     if agent.lifecycle != "ready":
         return None
     if agent.app.health == "initializing":
         since = max(agent.changed_at, agent.app.changed_at)
-        return Step(_after(since, timings.app_startup), lambda world: app_ready(world, workspace, agent))
+        return Step(_after(since, timings.app_startup), app_ready, workspace, agent)
     task = world.tasks.get(workspace.task_id)
     if task is not None and task.deleted_at is None and task.pending_reply is not None:
-        return Step(task.pending_reply.due_at, lambda world: fake_agent.deliver(world, task, workspace, agent))
+        return Step(task.pending_reply.due_at, deliver_reply, workspace, agent)
     return None
 
 
@@ -138,11 +130,27 @@ def succeed_job(world: World, workspace: Workspace, build: Build) -> None:
         world.mark_workspace_deleted(workspace)
 
 
+def cancel_job(world: World, workspace: Workspace, build: Build) -> None:
+    world.cancel_job(workspace, build, done=True)
+
+
+def agent_starting(world: World, workspace: Workspace, agent: Agent) -> None:
+    world.set_agent_lifecycle(workspace, agent, "starting")
+
+
+def agent_ready(world: World, workspace: Workspace, agent: Agent) -> None:
+    world.set_agent_lifecycle(workspace, agent, "ready")
+
+
 def app_ready(world: World, workspace: Workspace, agent: Agent) -> None:
     world.set_app_health(workspace, agent, "healthy")
     task = world.tasks.get(workspace.task_id)
     if task is not None and task.deleted_at is None:
         fake_agent.start_session(world, task, workspace, agent)
+
+
+def deliver_reply(world: World, workspace: Workspace, agent: Agent) -> None:
+    fake_agent.deliver(world, world.tasks[workspace.task_id], workspace, agent)
 
 
 def _previous_start(workspace: Workspace, build: Build) -> Build | None:

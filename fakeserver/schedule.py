@@ -13,17 +13,30 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
+    from fakeserver.models import Workspace
     from fakeserver.world import World
 
 
 class Step(NamedTuple):
+    """What happens next to a workspace, and when: `action(world, workspace, subject)`.
+
+    A step names a function of the lifecycle and what it acts on, rather than holding a closure:
+    a served world keeps a step per workspace in motion, and a closure and its cells are three
+    more objects each for the cycle collector to look at. It is given its world when it runs, not
+    holding it: a world that held itself would wait for the cycle collector to be freed (a reset
+    drops one a test).
+    """
+
     due: datetime
-    # Given its world when it runs, not holding it: a world keeps its steps, and a world that held
-    # itself would wait for the cycle collector to be freed (a reset drops one a test).
-    apply: Callable[[World], None]
+    action: Callable[[World, Workspace, Any], None]
+    workspace: Workspace
+    subject: Any  # the build or the agent the step acts on
+
+    def apply(self, world: World) -> None:
+        self.action(world, self.workspace, self.subject)
 
 
 NextStep = Callable[[str], "Step | None"]  # a workspace id -> its next step, if any
