@@ -7,7 +7,6 @@ the response validator checks the envelope, and each item once (validation.py).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,14 +14,24 @@ import orjson
 
 # Go's encoder with SetEscapeHTML(true), as coderd's httpapi.Write uses it: these are escaped
 # wherever they stand (only strings can hold them), everything else is UTF-8 as is.
+_SEPARATORS = ("\u2028".encode(), "\u2029".encode())  # line and paragraph
 _GO_ESCAPES = (
     (b"<", b"\\u003c"),
     (b">", b"\\u003e"),
     (b"&", b"\\u0026"),
-    ("\u2028".encode(), b"\\u2028"),
-    ("\u2029".encode(), b"\\u2029"),
+    (_SEPARATORS[0], b"\\u2028"),
+    (_SEPARATORS[1], b"\\u2029"),
 )
-_NEEDS_ESCAPE = re.compile(b"|".join(re.escape(char) for char, _ in _GO_ESCAPES))
+_SEPARATOR_LEAD = b"\xe2"  # the first byte of both in UTF-8 (and of "…")
+
+
+def _needs_escape(encoded: bytes) -> bool:
+    """Whether any of `_GO_ESCAPES` occurs: a one-byte search (memchr) per character, a search
+    for the separators only where a character that could be one starts; a regular expression of
+    the five took three times as long, a fifth of encoding a task."""
+    if b"<" in encoded or b">" in encoded or b"&" in encoded:
+        return True
+    return _SEPARATOR_LEAD in encoded and (_SEPARATORS[0] in encoded or _SEPARATORS[1] in encoded)
 
 
 def json_bytes(body: Any) -> bytes:
@@ -34,7 +43,7 @@ def json_bytes(body: Any) -> bytes:
     # orjson's bytes keep the whole buffer it wrote into (16 KiB for a task's 1 KiB): copied to
     # their length, since a task's encoding is kept for as long as the task does not change
     encoded = bytes(memoryview(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)))
-    if _NEEDS_ESCAPE.search(encoded) is None:  # one scan; most bodies hold none of them
+    if not _needs_escape(encoded):  # most bodies hold none of them
         return encoded
     for char, escape in _GO_ESCAPES:
         encoded = encoded.replace(char, escape)

@@ -41,6 +41,11 @@ def test_json_is_what_encoding_json_writes(value: object) -> None:
     assert json_bytes(value) == go_json(value)
 
 
+@pytest.mark.parametrize("text", ["<", ">", "&", "\u2028", "\u2029", "…", "… \u2029", "a\u2028…"])
+def test_each_escaped_character_is_found_alone(text: str) -> None:
+    assert json_bytes({"text": text}) == go_json({"text": text})
+
+
 def test_html_characters_and_line_separators_are_escaped_as_go_escapes_them() -> None:
     body = {"message": "<b>Tom & Jerry</b>\u2028\u2029", "control": "\x00\x08\x0c\n\x1f\x7f", "é": "😀"}
     expected = (
