@@ -7,6 +7,7 @@ the response validator checks the envelope, and each item once (validation.py).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,16 +23,24 @@ _GO_ESCAPES = (
     (_SEPARATORS[0], b"\\u2028"),
     (_SEPARATORS[1], b"\\u2029"),
 )
-_SEPARATOR_LEAD = b"\xe2"  # the first byte of both in UTF-8 (and of "…")
+_ANY_ESCAPE = re.compile(b"|".join(re.escape(char) for char, _ in _GO_ESCAPES))
+_SEPARATOR_LEAD = b"\xe2"  # the first byte of both separators in UTF-8 (and of "…")
+_SHORT_BODY = 64  # bytes; where one pass of the expression is quicker than five calls of `find`
 
 
 def _needs_escape(encoded: bytes) -> bool:
-    """Whether any of `_GO_ESCAPES` occurs: a one-byte search (memchr) per character, a search
-    for the separators only where a character that could be one starts; a regular expression of
-    the five took three times as long, a fifth of encoding a task."""
-    if b"<" in encoded or b">" in encoded or b"&" in encoded:
+    """Whether any of `_GO_ESCAPES` occurs. The regular expression tries each of the five at
+    every byte: over a task's 1 KiB that was a fifth of encoding it, where a one-byte search
+    (memchr) per character, and one for the separators only where a character that could be one
+    starts, takes a tenth of the time. (`find`, not `in`: `in` first tries its operand as an
+    integer, making and dropping a TypeError.)"""
+    if len(encoded) < _SHORT_BODY:
+        return _ANY_ESCAPE.search(encoded) is not None
+    if encoded.find(b"<") >= 0 or encoded.find(b">") >= 0 or encoded.find(b"&") >= 0:
         return True
-    return _SEPARATOR_LEAD in encoded and (_SEPARATORS[0] in encoded or _SEPARATORS[1] in encoded)
+    if encoded.find(_SEPARATOR_LEAD) < 0:
+        return False
+    return encoded.find(_SEPARATORS[0]) >= 0 or encoded.find(_SEPARATORS[1]) >= 0
 
 
 def json_bytes(body: Any) -> bytes:

@@ -42,8 +42,10 @@ def test_json_is_what_encoding_json_writes(value: object) -> None:
 
 
 @pytest.mark.parametrize("text", ["<", ">", "&", "\u2028", "\u2029", "…", "… \u2029", "a\u2028…"])
-def test_each_escaped_character_is_found_alone(text: str) -> None:
-    assert json_bytes({"text": text}) == go_json({"text": text})
+@pytest.mark.parametrize("padding", [0, 100])  # a short body and a long one are looked through differently
+def test_each_escaped_character_is_found_alone(text: str, padding: int) -> None:
+    value = {"text": text, "padding": "x" * padding}
+    assert json_bytes(value) == go_json(value)
 
 
 def test_html_characters_and_line_separators_are_escaped_as_go_escapes_them() -> None:
