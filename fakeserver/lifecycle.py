@@ -43,15 +43,17 @@ def catch_up(world: World) -> int:
 
 def run_until(world: World, target: datetime) -> int:
     applied = 0
+    clock, schedule = world.clock, world.schedule
+    manual = clock.mode == "manual"  # no step changes the clock's mode
     step_of = _step_finder(world)
-    while (first := world.schedule.earliest(step_of)) is not None and first[1].due <= target:
+    while (first := schedule.earliest(step_of)) is not None and first[1].due <= target:
         workspace_id, step = first
-        held = world.clock.pin(max(step.due, world.clock.now()) if world.clock.mode == "manual" else step.due)
+        held = clock.pin(max(step.due, clock.now()) if manual else step.due)
         try:
             step.apply(world)
-            world.schedule.touch(workspace_id)  # it moved on: what comes next is a new step
+            schedule.touch(workspace_id)  # it moved on: what comes next is a new step
         finally:
-            world.clock.pin(held)  # a call's reading of the clock, if one is held (clock.HeldReading)
+            clock.pin(held)  # a call's reading of the clock, if one is held (clock.HeldReading)
         applied += 1
         if applied > MAX_STEPS_PER_RUN:
             raise RuntimeError("lifecycle steps do not converge")

@@ -69,7 +69,8 @@ class Schedule:
     def earliest(self, next_step: NextStep) -> tuple[str, Step] | None:
         """The step that falls due first, with its workspace's id: whoever applies the step touches
         the workspace (its next step is then a new one)."""
-        self._reschedule(next_step)
+        if self._touched:
+            self._reschedule(next_step)
         while self._heap:
             _, entry, workspace_id = self._heap[0]
             current = self._entries.get(workspace_id)

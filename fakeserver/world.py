@@ -241,24 +241,20 @@ class World:
         self.wire_cache.pop(task_id, None)
         self.listing_cache.clear()
 
-    def _changed_workspace(self, workspace_id: str) -> None:
-        workspace = self.workspaces.get(workspace_id)
-        if workspace is not None:
-            self.wire_cache.pop(workspace.task_id, None)
+    def _changed_workspace(self, workspace: Workspace) -> None:
+        self.wire_cache.pop(workspace.task_id, None)
         self.listing_cache.clear()
 
     def _changed_catalog(self) -> None:
         self.wire_cache.clear()
         self.listing_cache.clear()
 
-    def touch(self, workspace_id: str) -> None:
+    def touch(self, workspace: Workspace) -> None:
         """A workspace's records changed: what happens next to it must be worked out again, and a
         held workspace moves on from here (someone acted on it)."""
-        self._changed_workspace(workspace_id)
-        self.schedule.touch(workspace_id)
-        workspace = self.workspaces.get(workspace_id)
-        if workspace is not None:
-            workspace.held = False
+        self._changed_workspace(workspace)
+        self.schedule.touch(workspace.id)
+        workspace.held = False
 
     # adding records (fixtures and create)
 
@@ -300,7 +296,7 @@ class World:
         self.workspaces[workspace.id] = workspace
         if not workspace.deleted:
             self._workspaces_by_name[(workspace.owner_id, workspace.name.lower())] = workspace
-        self.touch(workspace.id)
+        self.touch(workspace)
 
     # lookups
 
@@ -408,7 +404,7 @@ class World:
             self.now(),
             preset_id if preset_id is not None else (previous.preset_id if previous else None),
         )
-        self.touch(workspace.id)
+        self.touch(workspace)
         return build
 
     # Changes to a workspace's records. Each keeps the schedule right by itself (`touch`), so that
@@ -419,14 +415,14 @@ class World:
         build.job.status = "running"
         build.job.started_at = now
         build.updated_at = now
-        self.touch(workspace.id)
+        self.touch(workspace)
 
     def finish_job(self, workspace: Workspace, build: Build) -> None:
         now = self.now()
         build.job.status = "succeeded"
         build.job.completed_at = now
         build.updated_at = now
-        self.touch(workspace.id)
+        self.touch(workspace)
 
     def fail_job(self, workspace: Workspace, build: Build, error: str) -> None:
         now = self.now()
@@ -435,7 +431,7 @@ class World:
         build.job.completed_at = now
         build.job.error = error
         build.updated_at = now
-        self.touch(workspace.id)
+        self.touch(workspace)
 
     def cancel_job(self, workspace: Workspace, build: Build, *, done: bool) -> None:
         """`done`: the job is canceled; else it is canceling (the provisioner is stopping it)."""
@@ -445,29 +441,30 @@ class World:
             build.updated_at = self.now()
         else:
             build.job.status = "canceling"
-        self.touch(workspace.id)
+        self.touch(workspace)
 
     def set_agent_lifecycle(self, workspace: Workspace, agent: Agent, lifecycle: Lifecycle) -> None:
         agent.lifecycle = lifecycle
         agent.changed_at = self.now()
-        self.touch(workspace.id)
+        self.touch(workspace)
 
     def set_agent_disconnected(self, workspace: Workspace, agent: Agent, disconnected: bool) -> None:
         agent.disconnected = disconnected
-        self.touch(workspace.id)
+        self.touch(workspace)
 
     def set_app_health(self, workspace: Workspace, agent: Agent, health: AppHealth) -> None:
         agent.app.health = health
         agent.app.changed_at = self.now()
-        self.touch(workspace.id)
+        self.touch(workspace)
 
     # changes to a task's records
 
     def queue_reply(self, task: Task, reply: PendingReply | None) -> None:
         """What the agent is working on (None: nothing); its delivery is a step of the schedule."""
         task.pending_reply = reply
-        if task.workspace_id is not None:
-            self.touch(task.workspace_id)
+        workspace = self.workspace_of(task)
+        if workspace is not None:
+            self.touch(workspace)
 
     def save_snapshot(self, task: Task, snapshot: Snapshot) -> None:
         self._changed_task(task.id)
@@ -479,7 +476,7 @@ class World:
 
     def provision_agent(self, workspace: Workspace, build: Build) -> Agent:
         """What the provisioner creates when a start build succeeds: one agent hosting the task app."""
-        self._changed_workspace(workspace.id)
+        self._changed_workspace(workspace)
         self.schedule.touch(workspace.id)
         agent = new_agent(self.new_id, self.now())
         build.agent = agent
@@ -489,7 +486,7 @@ class World:
     def report_app_status(
         self, workspace: Workspace, agent: Agent, state: AppState, message: str, uri: str
     ) -> AppStatus:
-        self._changed_workspace(workspace.id)
+        self._changed_workspace(workspace)
         status = AppStatus(
             id=self.new_id(),
             state=state,
@@ -519,7 +516,7 @@ class World:
 
     def mark_workspace_deleted(self, workspace: Workspace) -> None:
         """Its delete build succeeded: the name is free again."""
-        self._changed_workspace(workspace.id)
+        self._changed_workspace(workspace)
         workspace.deleted = True
         key = (workspace.owner_id, workspace.name.lower())
         if self._workspaces_by_name.get(key) is workspace:
