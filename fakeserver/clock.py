@@ -55,7 +55,8 @@ class Clock:
         elapsed = (self._monotonic() - self._base_tick) * self._speed
         if not elapsed < self._room:
             return LATEST
-        return min(self._base + timedelta(seconds=elapsed), LATEST)
+        moment = self._base + timedelta(0, elapsed)  # read once per call: positional is a third quicker
+        return moment if moment < LATEST else LATEST  # the room is in float seconds: it may round up
 
     @staticmethod
     def seconds_left(moment: datetime) -> float:
