@@ -20,6 +20,7 @@ statuses) because they are about where a request comes from, not what it asks: t
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
@@ -67,6 +68,11 @@ def untrusted_host(scope: Scope, host_header: str, trusted: frozenset[str] | Non
     so does a request that came through an in-process transport."""
     if trusted is None or scope.get(IN_PROCESS):
         return None
+    return _refused_host(host_header, trusted)
+
+
+@lru_cache(maxsize=256)  # a server sees a few Host values, each worked out once; bounded, as any may come
+def _refused_host(host_header: str, trusted: frozenset[str]) -> str | None:
     host = host_name(host_header)
     return None if is_trusted(host, trusted) else host
 
