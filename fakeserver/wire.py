@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -175,15 +176,21 @@ def _envelope_parts(body: dict[str, Any]) -> Encoded:
     lists: list[tuple[int, WireList]] = []
     size = 0
     for key, value in body.items():
-        head = (b"," if parts else b"{") + json_bytes(key) + b":"
+        head = _member_head(key, not parts)
         parts.append(head)
         if isinstance(value, WireList):
             lists.append((len(parts), value))
             parts.extend(value.parts)
             size += len(head) + value.size
         else:
-            encoded = json_bytes(value)
+            encoded = b"%d" % value if type(value) is int else json_bytes(value)  # a list's count
             parts.append(encoded)
             size += len(head) + len(encoded)
     parts.append(b"}\n")
     return Encoded(parts, size + 2, tuple(lists))
+
+
+@lru_cache(maxsize=64)  # an envelope's keys are the spec's few names: each encoded once, not per list sent
+def _member_head(key: str, first: bool) -> bytes:
+    """`{"key":` for an object's first member, `,"key":` for the others."""
+    return (b"{" if first else b",") + json_bytes(key) + b":"
