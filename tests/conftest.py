@@ -38,6 +38,24 @@ JSON_TYPE = "application/json; charset=utf-8"
 SETTLE = 10.0
 
 
+def http_scope(method: str, path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """A request's scope as uvicorn hands it to the app, for tests that call its ASGI callable."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+
+
 @pytest.fixture
 def fake() -> FakeCoder:
     return FakeCoder()

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from conftest import AI_VERSION_ID
+from conftest import AI_VERSION_ID, http_scope
 from starlette.types import Message
 
 from fakeserver.fake import FakeCoder
@@ -50,20 +50,7 @@ class Client:
             (b"content-type", b"application/json"),
             (b"content-length", str(self.length).encode()),
         ]
-        scope = {
-            "type": "http",
-            "asgi": {"version": "3.0"},
-            "http_version": "1.1",
-            "method": "POST",
-            "scheme": "http",
-            "path": CREATE,
-            "raw_path": CREATE.encode(),
-            "root_path": "",
-            "query_string": b"",
-            "headers": headers,
-            "client": ("127.0.0.1", 50000),
-            "server": ("127.0.0.1", 80),
-        }
+        scope = http_scope("POST", CREATE, headers)
         started = time.monotonic()
         await self.fake.app(scope, self.receive, self.send)
         took = time.monotonic() - started

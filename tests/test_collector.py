@@ -9,35 +9,21 @@ import json
 
 import pytest
 import uvicorn
+from conftest import AI_VERSION_ID, http_scope
 from starlette.types import ASGIApp, Message
 
 from fakeserver.cli import StoppingServer
 from fakeserver.fake import FakeCoder
-
-AI_VERSION_ID = "0ba39c92-1f1b-4c32-aa3e-9925d7713eb1"
 
 
 async def call(app: ASGIApp, method: str, path: str, token: str, body: object = None) -> tuple[int, bytes]:
     """One request straight to the app, as uvicorn hands it over (an HTTP client of its own would
     bring its own cycles: httpx's requests and responses hold each other)."""
     raw = json.dumps(body).encode() if body is not None else b""
-    headers = [(b"host", b"127.0.0.1:3000"), (b"coder-session-token", token.encode())]
+    headers = [(b"host", b"127.0.0.1"), (b"coder-session-token", token.encode())]
     if raw:
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(raw)).encode())]
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": method,
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": headers,
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 3000),
-    }
+    scope = http_scope(method, path, headers)
     messages = [{"type": "http.request", "body": raw, "more_body": False}]
     sent: list[Message] = []
 
