@@ -8,9 +8,8 @@ the response validator checks the envelope, and each item once (validation.py).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -142,9 +141,9 @@ def _bracketed(fragments: list[bytes]) -> list[bytes]:
     return parts
 
 
-@dataclass(frozen=True, eq=False)
-class Encoded:
-    """A response body as the parts its bytes join from, and their total size."""
+class Encoded(NamedTuple):
+    """A response body as the parts its bytes join from, and their total size (a named tuple:
+    every JSON answer makes one, at half the cost of a frozen dataclass)."""
 
     parts: list[bytes]
     size: int
