@@ -78,7 +78,9 @@ class RouteIndex:
                 scope["router"] = self.router
                 scope["route"] = route
                 scope.update(child_scope)
-                await route.handle(scope, receive, send)
+                # A route of any method only awaits its app (Route.handle): awaited here, a frame fewer.
+                answer = route.app if isinstance(route, Route) and route.methods is None else route.handle
+                await answer(scope, receive, send)
                 return
         await self.router(scope, receive, send)
 
