@@ -54,6 +54,9 @@ class TaskFilter:
     status: str | None = None
 
 
+NO_FILTER = TaskFilter()
+
+
 def split_terms(query: str, default_key: str = DEFAULT_KEY) -> dict[str, list[str]]:
     """Syntax pass: raises QueryError; returns key -> values in order of appearance (bare words
     under `default_key`)."""
@@ -75,7 +78,7 @@ def parse_task_filter(
 ) -> TaskFilter:
     """Raises QueryError with all validation errors found."""
     if not query.strip():
-        return TaskFilter()  # the common case: no filter at all
+        return NO_FILTER  # the common case; one object, so a listing cache's key compares by identity
     terms = split_terms(query)
     errors: list[Validation] = []
 
