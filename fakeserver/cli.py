@@ -205,15 +205,14 @@ class StoppingServer(uvicorn.Server):
     """uvicorn's server, saying why it stops (SIGTERM from a test runner or CI, Ctrl-C), and
     sweeping the older generations of the cycle collector now and then (YOUNG_ONLY_THRESHOLDS)."""
 
-    def __init__(self, config: uvicorn.Config, sweep_seconds: float = FULL_SWEEP_SECONDS) -> None:
+    def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
-        self.sweep_seconds = sweep_seconds
         self.swept_at = time.monotonic()
 
     async def on_tick(self, counter: int) -> bool:
         """uvicorn's tick (ten a second), with the full sweep when one is due."""
         now = time.monotonic()
-        if now - self.swept_at >= self.sweep_seconds:
+        if now - self.swept_at >= FULL_SWEEP_SECONDS:
             self.swept_at = now
             gc.collect()
         return await super().on_tick(counter)

@@ -12,7 +12,7 @@ import uvicorn
 from conftest import AI_VERSION_ID, http_scope
 from starlette.types import ASGIApp, Message
 
-from fakeserver.cli import StoppingServer
+from fakeserver.cli import FULL_SWEEP_SECONDS, StoppingServer
 from fakeserver.fake import FakeCoder
 
 
@@ -78,7 +78,7 @@ def test_answering_requests_makes_no_cyclic_garbage() -> None:
     assert found == 0
 
 
-@pytest.mark.parametrize(("since", "sweeps"), [(0.0, 0), (601.0, 1)])
+@pytest.mark.parametrize(("since", "sweeps"), [(0.0, 0), (FULL_SWEEP_SECONDS + 1, 1)])
 def test_the_served_fake_sweeps_every_generation_every_ten_minutes(
     monkeypatch: pytest.MonkeyPatch, since: float, sweeps: int
 ) -> None:
