@@ -38,6 +38,7 @@ class Clock:
         self._mode: ClockMode = mode
         self._speed = speed
         self._pinned: datetime | None = None
+        self._held: list[datetime | None] = []  # what was pinned at each `with clock:` not yet left
 
     @property
     def mode(self) -> ClockMode:
@@ -85,9 +86,17 @@ class Clock:
         self._pinned = moment
         return previous
 
-    def held(self) -> HeldReading:
-        """`with clock.held():` every `now()` inside gives the one reading taken on entry."""
-        return HeldReading(self)
+    def __enter__(self) -> None:
+        """`with clock:` every `now()` inside gives the one reading taken on entry: a call of the
+        Coder API sees one moment, as the rows of one coderd transaction would, and reads the clock
+        once, not at every timestamp. Steps that fall due meanwhile still pin their own moment
+        (`lifecycle`). The clock is its own context (every call enters one: none is made per call),
+        entered under the fake's lock, and again inside itself only by the same thread."""
+        self._held.append(self._pinned)
+        self._pinned = self.now()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._pinned = self._held.pop()
 
     def _rebase(self) -> None:
         self._set_base(self.now() if self._pinned is None else self._pinned)
@@ -96,23 +105,3 @@ class Clock:
     def _set_base(self, moment: datetime) -> None:
         self._base = moment
         self._room = self.seconds_left(moment)
-
-
-class HeldReading:
-    """One reading of the clock for a whole call of the Coder API: its changes share one moment,
-    as the rows of one coderd transaction would, and the clock is read once, not at every
-    timestamp. Steps that fall due meanwhile still pin their own moment (`lifecycle`)."""
-
-    __slots__ = ("_clock", "_previous")
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._previous: datetime | None = None
-
-    def __enter__(self) -> None:
-        clock = self._clock  # `pin`, inlined: every call of the Coder API enters one of these
-        self._previous = clock._pinned
-        clock._pinned = clock.now()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._clock._pinned = self._previous

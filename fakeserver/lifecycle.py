@@ -53,7 +53,7 @@ def run_until(world: World, target: datetime) -> int:
             step.apply(world)
             schedule.touch(workspace_id)  # it moved on: what comes next is a new step
         finally:
-            clock.pin(held)  # a call's reading of the clock, if one is held (clock.HeldReading)
+            clock.pin(held)  # a call's reading of the clock, if one is held (`with clock:`)
         applied += 1
         if applied > MAX_STEPS_PER_RUN:
             raise RuntimeError("lifecycle steps do not converge")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 
 _UNREAD = object()
+_NO_READING: AbstractContextManager[None] = nullcontext()  # reusable: it keeps nothing
 NO_QUERY: Mapping[str, str] = QueryParams()
 logger = logging.getLogger("fakeserver")
 request_log = logging.getLogger("fakeserver.requests")  # one line per request: `serve --log-requests`
@@ -239,21 +240,18 @@ class OperationEndpoint:
             except ClientDisconnect:
                 logger.warning("%s %s: the client went away before its body arrived", scope["method"], scope["path"])
                 return empty(400)  # nobody reads it
-        with host.lock, self._reading(host):
+        # A Coder API call sees one moment of the clock; the control plane moves the clock itself.
+        with host.lock, host.world.clock if self._journaled else _NO_READING:
             outcome = self._run(host, exchange, refusal or injected)
             if isinstance(outcome, Reply):
                 response = self._answer(host, exchange, outcome)
         if not isinstance(outcome, Reply):  # a waiting handler: it waited with the lock released
             outcome = await outcome
-            with host.lock, self._reading(host):
+            with host.lock, host.world.clock if self._journaled else _NO_READING:
                 response = self._answer(host, exchange, outcome)
         if request_log.isEnabledFor(logging.INFO):
             _log(exchange, outcome)
         return response
-
-    def _reading(self, host: Host) -> AbstractContextManager[None]:
-        """A Coder API call sees one moment of the clock; the control plane moves the clock itself."""
-        return host.world.clock.held() if self._journaled else nullcontext()
 
     def _answer(self, host: Host, exchange: Exchange, reply: Reply) -> Response:
         if host.validate_responses:

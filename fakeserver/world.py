@@ -222,9 +222,11 @@ class World:
         An id already in the world is skipped: a world loaded from an export holds ids drawn
         from the same seed before.
         """
+        used, draw = self._used_ids, self.rng.getrandbits  # a create draws five: `claim_id`, inlined
         while True:
-            new = _uuid4_text(self.rng.getrandbits(128))
-            if self.claim_id(new):
+            new = _uuid4_text(draw(128))
+            if new not in used:
+                used.add(new)
                 return new
 
     def claim_id(self, record_id: str) -> bool:
