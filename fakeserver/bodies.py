@@ -12,10 +12,8 @@ import weakref
 from typing import Any
 
 import anyio
-from starlette.requests import ClientDisconnect, Request
-from starlette.types import Scope
-
-from fakeserver.headers import request_header
+from starlette.requests import ClientDisconnect
+from starlette.types import Receive, Scope
 
 DEFAULT_BODY_TIMEOUT = 10.0  # seconds for the whole body to arrive; `serve --body-timeout` changes it
 
@@ -26,10 +24,13 @@ class BodyTimeout(Exception):
 
 def has_body(scope: Scope) -> bool:
     """Whether the request announces a body (a length above zero, or chunks)."""
-    if request_header(scope, b"transfer-encoding") is not None:
-        return True
-    length = request_header(scope, b"content-length")
-    return length is not None and length.strip() not in ("", "0")
+    length: bytes | None = None
+    for key, value in scope["headers"]:  # one pass for both (every POST asks)
+        if key == b"transfer-encoding":
+            return True
+        if key == b"content-length" and length is None:
+            length = value
+    return length is not None and length.decode("latin-1").strip() not in ("", "0")
 
 
 class BodyReads:
@@ -48,7 +49,7 @@ class BodyReads:
         self._by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopReads] = weakref.WeakKeyDictionary()
         self._last: _LoopReads | None = None
 
-    async def read_at_most(self, request: Request, limit: int) -> bytes:
+    async def read_at_most(self, receive: Receive, limit: int) -> bytes:
         """The body, or its first `limit` bytes when it is longer: the rest is never read.
 
         Raises `BodyTimeout`, and Starlette's `ClientDisconnect` when the client goes away.
@@ -57,13 +58,13 @@ class BodyReads:
         if task is None:
             try:
                 with anyio.fail_after(self.timeout):
-                    return await _read(request, limit)
+                    return await _read(receive, limit)
             except TimeoutError:
                 raise self._timed_out() from None
         reads = self._reads_on(task.get_loop())
         reads.watch(task, self.timeout)
         try:
-            return await _read(request, limit)
+            return await _read(receive, limit)
         except asyncio.CancelledError:
             if not reads.ended(task) or task.uncancel() > 0:  # someone else's cancellation goes on
                 raise
@@ -124,12 +125,12 @@ class _LoopReads:
             task.cancel()
 
 
-async def _read(request: Request, limit: int) -> bytes:
-    """The body's messages, read as Starlette's `Request.stream` reads them, with no async generator
-    between (the pipeline reads each body once, here, and nothing reads it after)."""
+async def _read(receive: Receive, limit: int) -> bytes:
+    """The body's messages, read as Starlette's `Request.stream` reads them, straight from the
+    server's `receive`: no `Request` to make, no async generator between (the pipeline reads each
+    body once, here, and nothing reads it after)."""
     chunks: list[bytes] = []
     size = 0
-    receive = request.receive
     while size < limit:
         message = await receive()
         if message["type"] == "http.disconnect":

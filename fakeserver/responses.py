@@ -69,7 +69,12 @@ def sent_parts(response: Response, limit: int) -> tuple[bytes, ...]:
         return tuple(response.parts) if len(response.body) <= limit else first_parts(response.parts, limit)
     if isinstance(response, PartsResponse):
         return first_parts(response.parts, limit)
+    if not response.body:  # a 204, a 202 without a body: half the answers a client gets
+        return _NO_BODY
     return first_parts((bytes(response.body),), limit)
+
+
+_NO_BODY = (b"",)
 
 
 class PartsResponse(Response):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from starlette.datastructures import QueryParams
-from starlette.requests import ClientDisconnect, HTTPConnection, Request
+from starlette.requests import ClientDisconnect, HTTPConnection
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
@@ -98,15 +98,6 @@ class Exchange:
     principal: Principal | None = None
     principal_of: World | None = None  # the world that found the principal
     call: Call | None = None
-    _request: Request | None = None
-
-    @property
-    def request(self) -> Request:
-        """Starlette's view of the request, made when something asks (a body to read, the base URL):
-        a call without a body needs none."""
-        if self._request is None:
-            self._request = Request(self.scope, self.receive)
-        return self._request
 
     @property
     def user(self) -> str:
@@ -283,7 +274,7 @@ class OperationEndpoint:
             return b"", None
         exchange.principal_of = host.world
         try:
-            raw = await host.body_reads.read_at_most(exchange.request, body.read_limit + 1)
+            raw = await host.body_reads.read_at_most(exchange.receive, body.read_limit + 1)
         except BodyTimeout as error:
             return b"", Reply(408, envelope("Timed out reading the request body.", f"{error}."))
         if len(raw) > body.read_limit and body.max_bytes is None:
