@@ -46,7 +46,8 @@ class Release:
         return self.version.encode("ascii")
 
     def has(self, change: Change) -> bool:
-        return self >= change.since
+        since = change.since  # compared as tuples: the dataclass's `>=` is one more Python call
+        return (self.major, self.minor) >= (since.major, since.minor)
 
 
 @dataclass(frozen=True)
