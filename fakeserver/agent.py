@@ -68,7 +68,10 @@ DEFAULT_RULE = AgentRule()
 
 
 def rule_for(rules: list[AgentRule], text: str) -> AgentRule:
-    return next((rule for rule in rules if rule.matches(text)), DEFAULT_RULE)
+    for rule in rules:
+        if rule.matches(text):
+            return rule
+    return DEFAULT_RULE
 
 
 def excerpt(text: str) -> str:

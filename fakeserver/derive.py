@@ -59,10 +59,12 @@ def task_status(
     """§3.1: the first of build, agent and app status that is not `active`."""
     if not has_workspace:
         return "pending"
-    for status in (build_status(transition, job_status), agent_status(lifecycle), app_status(app_health)):
-        if status != "active":
-            return status
-    return "active"
+    status = build_status(transition, job_status)
+    if status == "active":  # each worked out only when the one before is active
+        status = agent_status(lifecycle)
+        if status == "active":
+            status = app_status(app_health)
+    return status
 
 
 _RUNNING: dict[str, WorkspaceStatus] = {"start": "starting", "stop": "stopping", "delete": "deleting"}

@@ -50,7 +50,7 @@ def run_until(world: World, target: datetime) -> int:
         workspace_id, step = first
         held = clock.pin(max(step.due, clock.now()) if manual else step.due)
         try:
-            step.apply(world)
+            step.action(world, step.workspace, step.subject)
             schedule.touch(workspace_id)  # it moved on: what comes next is a new step
         finally:
             clock.pin(held)  # a call's reading of the clock, if one is held (`with clock:`)

@@ -35,9 +35,6 @@ class Step(NamedTuple):
     workspace: Workspace
     subject: Any  # the build or the agent the step acts on
 
-    def apply(self, world: World) -> None:
-        self.action(world, self.workspace, self.subject)
-
 
 NextStep = Callable[[str], "Step | None"]  # a workspace id -> its next step, if any
 
