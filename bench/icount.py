@@ -2,7 +2,9 @@
 
 Each endpoint's request is sent straight to the app's ASGI callable (`bench/workers.py asgi-drive`:
 no server, no socket, a manual clock) on the throughput world, by the fake with validation on and
-off and by the bare app serving the fake's bytes. A process is counted twice, after a few requests
+off and by the bare app serving the fake's bytes. The fake is the app `fakeserver serve` serves
+(its worlds, its Host check, its cycle collector settings), so every layer a served request
+passes in the fake's own code is counted. A process is counted twice, after a few requests
 and after `requests` more, so that start-up (imports, the spec, the world) cancels out.
 
 At the default 1,000 requests a count is the same to within about 1% from run to run whatever

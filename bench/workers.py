@@ -19,6 +19,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -85,18 +86,28 @@ def scale_serve(args: argparse.Namespace) -> None:
 
 
 def asgi_drive(args: argparse.Namespace) -> None:
-    """`--requests` calls of `--endpoint` on the fake (manual clock) or the bare app serving its bytes."""
+    """`--requests` calls of `--endpoint` on the fake (manual clock) or the bare app serving its bytes.
+
+    The fake is driven as `fakeserver serve` serves it: behind the served app (its worlds), with
+    the Host check of a server bound to 127.0.0.1 and the served fake's cycle collector settings."""
     import asyncio
 
     from bench import bare_app, icount
+    from bench.common import HOST
+    from fakeserver.cli import YOUNG_ONLY_THRESHOLDS
     from fakeserver.fake import FakeCoder
+    from fakeserver.guard import trusted_hosts
+    from fakeserver.worlds import Worlds, WorldsApp, world_maker
 
-    fake = FakeCoder([args.fixtures], clock="manual", validate_responses=args.server == "fake")
+    validate = args.server == "fake"
+    fake = FakeCoder([args.fixtures], clock="manual", validate_responses=validate, allowed_hosts=trusted_hosts(HOST))
+    app: Any
     if args.server == "bare":
         bodies = {key: asyncio.run(icount.call(fake.app, key, 0)).body.decode() for key in ("list", "one", "create")}
         app = bare_app.build_app(bodies)
     else:
-        app = fake.app
+        app = WorldsApp(fake, Worlds(world_maker(fake)))
+        gc.set_threshold(*YOUNG_ONLY_THRESHOLDS)
 
     async def drive() -> None:
         for index in range(args.requests):
