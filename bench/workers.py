@@ -19,7 +19,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -92,6 +91,8 @@ def asgi_drive(args: argparse.Namespace) -> None:
     the Host check of a server bound to 127.0.0.1 and the served fake's cycle collector settings."""
     import asyncio
 
+    from starlette.types import ASGIApp
+
     from bench import bare_app, icount
     from bench.common import HOST
     from fakeserver.cli import YOUNG_ONLY_THRESHOLDS
@@ -101,7 +102,7 @@ def asgi_drive(args: argparse.Namespace) -> None:
 
     validate = args.server == "fake"
     fake = FakeCoder([args.fixtures], clock="manual", validate_responses=validate, allowed_hosts=trusted_hosts(HOST))
-    app: Any
+    app: ASGIApp
     if args.server == "bare":
         bodies = {key: asyncio.run(icount.call(fake.app, key, 0)).body.decode() for key in ("list", "one", "create")}
         app = bare_app.build_app(bodies)
