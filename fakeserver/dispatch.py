@@ -18,6 +18,8 @@ from starlette.convertors import PathConvertor, StringConvertor
 from starlette.routing import BaseRoute, Match, Route, Router, WebSocketRoute
 from starlette.types import Receive, Scope, Send
 
+from fakeserver.routing import OperationEndpoint, PathEndpoint
+
 Shape = tuple[int, str | None]  # a path's slashes, and its last segment when that is literal
 # A candidate, and the same route again when it is plain (below): its pattern alone decides.
 Candidate = tuple[BaseRoute, Route | None]
@@ -69,6 +71,24 @@ class RouteIndex:
     def __init__(self, router: Router, table: RouteTable) -> None:
         self.router = router
         self.table = table  # of the router's own routes
+
+    def operation(self, scope: Scope) -> OperationEndpoint | None:
+        """The operation of the spec that answers an HTTP request, if one does (its path and its
+        method), the scope then holding what routing adds; None for any other request (a path no
+        operation serves, a method it does not take): routed as usual, it gets its 404 or 405."""
+        if scope.get("root_path") or "path_params" in scope:
+            return None
+        found = self.table.find(scope)
+        if found is None:
+            return None
+        route, child_scope = found
+        endpoint = route.app if isinstance(route, Route) else None
+        operation = endpoint.for_method(scope["method"]) if isinstance(endpoint, PathEndpoint) else None
+        if operation is not None:
+            scope["router"] = self.router
+            scope["route"] = route
+            scope.update(child_scope)
+        return operation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and not scope.get("root_path") and "path_params" not in scope:

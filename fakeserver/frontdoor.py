@@ -24,18 +24,19 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fakeserver.cors import cors_layer, origin_allowed
 from fakeserver.errors import internal_error
 from fakeserver.guard import CONTROL_PREFIX, is_control_write, refuse_host, untrusted_host, write_refusal
-from fakeserver.headers import request_headers, with_coder_headers
+from fakeserver.headers import add_coder_headers, request_headers, with_coder_headers
 from fakeserver.responses import coder_json
 
 if TYPE_CHECKING:
+    from fakeserver.dispatch import RouteIndex
     from fakeserver.fake import FakeCoder
 
 CONTROL_TASKS_PREFIX = f"{CONTROL_PREFIX}tasks/"  # a task reference `owner/name` may arrive with `%2F`
 
 
 class FrontDoor:
-    def __init__(self, app: ASGIApp, fake: FakeCoder) -> None:
-        self.app = app
+    def __init__(self, routed: RouteIndex, fake: FakeCoder) -> None:
+        self.app = routed
         self.fake = fake
         self._origin_allowed = origin_allowed(fake.cors_origins)
         self._cors = cors_layer(self._past_cors, fake.cors_origins)
@@ -52,6 +53,27 @@ class FrontDoor:
                 await refuse_host(scope, receive, send, host, trusted)
                 return
         control = scope["path"].startswith(CONTROL_PREFIX)
+        operation = self.app.operation(scope) if origin is None and not control and scope["type"] == "http" else None
+        if operation is None:
+            await self._routed(scope, receive, send, origin, control)
+            return
+        # A client's call of the Coder API (no Origin, no control-plane write to check), most of
+        # what a fake is sent: its answer is made whole before a byte goes out, so it gets coderd's
+        # headers as it is, and the server's `send` needs no wrapper to add them.
+        vary = self._cors is not None  # Starlette's CORS varies every HTTP answer on the Origin
+        try:
+            response = await operation.handle(scope, receive)
+        except Exception as error:
+            response = coder_json(500, internal_error(error))
+            add_coder_headers(response.raw_headers, self.fake.world, vary)
+            await response(scope, receive, send)
+            raise  # answered, then raised again, as below
+        add_coder_headers(response.raw_headers, self.fake.world, vary)  # it has its `Date` already
+        await response(scope, receive, send)
+
+    async def _routed(self, scope: Scope, receive: Receive, send: Send, origin: str | None, control: bool) -> None:
+        """Every other request: through CORS when it comes from a page, with coderd's headers
+        added to each message sent."""
         if control and scope["path"].startswith(CONTROL_TASKS_PREFIX):
             scope = with_encoded_slashes(scope)
         from_page = origin is not None
@@ -69,7 +91,6 @@ class FrontDoor:
             return send(with_coder_headers(message, self.fake.world, vary))
 
         cors = self._cors if from_page else None
-        # A client's call of the Coder API (no Origin, no control-plane write to check) goes straight in.
         inner = cors if cors is not None else self._past_cors if control else self.app
         try:
             await inner(scope, receive, stamped)

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fakeserver.world import World
 
 BUILD_VERSION_HEADER = b"x-coder-build-version"
+VARY_ORIGIN = (b"vary", b"Origin")
 
 
 def request_headers(scope: Scope, first: bytes, second: bytes) -> tuple[str | None, str | None]:
@@ -49,22 +50,14 @@ def request_header(scope: Scope, name: bytes) -> str | None:
 
 
 def with_coder_headers(message: Message, world: World, vary_on_origin: bool) -> Message:
-    """A message of an answer with coderd's headers added; and `Vary: Origin` when asked, for the
-    CORS middleware's sake (it varies an answer on the Origin even when none came, cors.py). The
-    front door passes every message sent through here but bodies (frontdoor.py)."""
+    """A message of an answer with coderd's headers added (`add_coder_headers`). The front door
+    passes every message sent through here but bodies and the answers of the API's operations,
+    which it stamps whole (frontdoor.py)."""
     # An HTTP answer, a WebSocket's refusal, or its acceptance (the 101 the CLI reads too).
-    # Nothing inside writes these headers but `Date`, so they are appended, not replaced.
     kind = message["type"]
     if kind in ("http.response.start", "websocket.http.response.start"):
         headers = list(message.get("headers", ()))
-        for name, _ in headers:
-            if name == b"date":
-                break
-        else:
-            headers.append(date_header(world.now()))
-        headers.append((BUILD_VERSION_HEADER, world.release.version_header))
-        if vary_on_origin and kind == "http.response.start":
-            headers.append((b"vary", b"Origin"))
+        add_coder_headers(headers, world, vary_on_origin and kind == "http.response.start")
         return {**message, "headers": headers}
     if kind == "websocket.accept":
         return {
@@ -72,6 +65,21 @@ def with_coder_headers(message: Message, world: World, vary_on_origin: bool) -> 
             "headers": [*message.get("headers", ()), (BUILD_VERSION_HEADER, world.release.version_header)],
         }
     return message
+
+
+def add_coder_headers(headers: list[tuple[bytes, bytes]], world: World, vary_on_origin: bool) -> None:
+    """Add coderd's headers to an answer's: `Date` unless it has one, the build version, and
+    `Vary: Origin` when asked, for the CORS middleware's sake (it varies an answer on the Origin
+    even when none came, cors.py). Nothing inside writes these headers but `Date`, so they are
+    appended, not replaced."""
+    for name, _ in headers:
+        if name == b"date":
+            break
+    else:
+        headers.append(date_header(world.now()))
+    headers.append((BUILD_VERSION_HEADER, world.release.version_header))
+    if vary_on_origin:
+        headers.append(VARY_ORIGIN)
 
 
 def date_header(moment: datetime) -> tuple[bytes, bytes]:

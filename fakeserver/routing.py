@@ -182,6 +182,9 @@ class PathEndpoint:
             self._methods["HEAD"] = self._methods["GET"]
         self._allow = ", ".join(sorted(self._methods))
 
+    def for_method(self, method: str) -> OperationEndpoint | None:
+        return self._methods.get(method)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self._methods.get(scope["method"])
         if endpoint is None:
@@ -367,9 +370,11 @@ class DroppedConnection(Response):
     """Promise a body, then fail: the server cuts the connection and the client sees it dropped."""
 
     def __init__(self) -> None:
-        super().__init__(status_code=200)
+        self.status_code = 200
+        self.background = None
+        self.body = b""
+        self.raw_headers = [(b"content-type", b"application/json"), (b"content-length", b"1024")]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"1024")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
         raise ConnectionDropped("connection dropped by an injected fault")

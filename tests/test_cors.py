@@ -195,3 +195,34 @@ def test_no_cors_and_an_origin_cannot_go_together(capsys: pytest.CaptureFixture[
 )
 def test_the_banner_says_who_may_call(origins: list[str] | None, shown: str) -> None:
     assert shown in banner(fake_with(origins), "127.0.0.1", 8080).splitlines()[3]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v2/tasks", 200),  # an operation
+        ("DELETE", "/api/v2/tasks", 405),  # a path of the spec, a method it does not take
+        ("GET", "/api/v2/no-such-thing", 404),
+        ("GET", "/__fake__/clock", 200),  # the control plane
+    ],
+)
+@pytest.mark.parametrize("origin", [None, VITE])
+def test_every_answer_carries_coderds_headers_and_vary_once(
+    method: str, path: str, status: int, origin: str | None
+) -> None:
+    fake = FakeCoder()
+    headers = {"Origin": origin} if origin is not None else {}
+    with fake.client("alice") as alice:
+        response = alice.request(method, path, headers=headers)
+    assert response.status_code == status
+    assert response.headers.get_list("x-coder-build-version") == [fake.world.release.version]
+    assert len(response.headers.get_list("date")) == 1
+    assert response.headers.get_list("vary") == ["Origin"]
+
+
+def test_without_cors_no_answer_varies_on_the_origin() -> None:
+    with fake_with([]).client("alice") as alice:
+        response = alice.get("/api/v2/tasks")
+    assert response.status_code == 200
+    assert "vary" not in response.headers
+    assert response.headers["x-coder-build-version"]
