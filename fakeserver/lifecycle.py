@@ -77,18 +77,18 @@ def _step_finder(world: World) -> NextStep:
 def next_step(world: World, workspace: Workspace) -> Step | None:
     if not workspace.builds or workspace.held:
         return None
-    build = workspace.latest_build
+    build = workspace.builds[-1]  # its latest
     job = build.job
     timings = world.timings
     is_start = build.transition == "start"
     if job.status == "pending":
         wait = timings.job_pending if is_start else timings.stop_job_pending
-        return Step(_after(job.created_at, wait), run_job, workspace, build)
+        return Step(job.created_at + timedelta(0, wait), run_job, workspace, build)
     if job.status == "running":
         wait = timings.job_running if is_start else timings.stop_job_running
-        return Step(_after(job.started_at or job.created_at, wait), succeed_job, workspace, build)
+        return Step((job.started_at or job.created_at) + timedelta(0, wait), succeed_job, workspace, build)
     if job.status == "canceling":
-        return Step(_after(job.started_at or job.created_at, 0.5), cancel_job, workspace, build)
+        return Step((job.started_at or job.created_at) + timedelta(0, 0.5), cancel_job, workspace, build)
     if job.status != "succeeded" or not is_start or build.agent is None:
         return None
     return _agent_step(world, workspace, build.agent)
@@ -99,14 +99,14 @@ def _agent_step(world: World, workspace: Workspace, agent: Agent) -> Step | None
     if agent.disconnected:
         return None
     if agent.lifecycle == "created":
-        return Step(_after(agent.changed_at, timings.agent_connect), agent_starting, workspace, agent)
+        return Step(agent.changed_at + timedelta(0, timings.agent_connect), agent_starting, workspace, agent)
     if agent.lifecycle == "starting":
-        return Step(_after(agent.changed_at, timings.agent_startup), agent_ready, workspace, agent)
+        return Step(agent.changed_at + timedelta(0, timings.agent_startup), agent_ready, workspace, agent)
     if agent.lifecycle != "ready":
         return None
     if agent.app.health == "initializing":
         since = max(agent.changed_at, agent.app.changed_at)
-        return Step(_after(since, timings.app_startup), app_ready, workspace, agent)
+        return Step(since + timedelta(0, timings.app_startup), app_ready, workspace, agent)
     task = world.tasks.get(workspace.task_id)
     if task is not None and task.deleted_at is None and task.pending_reply is not None:
         return Step(task.pending_reply.due_at, deliver_reply, workspace, agent)
@@ -175,7 +175,3 @@ def _previous_agent_off(world: World, workspace: Workspace, build: Build) -> Non
     previous = _previous_start(workspace, build)
     if previous is not None and previous.agent is not None:
         world.set_agent_lifecycle(workspace, previous.agent, "off")
-
-
-def _after(moment: datetime, seconds: float) -> datetime:
-    return moment + timedelta(seconds=seconds)
