@@ -83,7 +83,7 @@ class RouteIndex:
             return None
         route, child_scope = found
         endpoint = route.app if isinstance(route, Route) else None
-        operation = endpoint.for_method(scope["method"]) if isinstance(endpoint, PathEndpoint) else None
+        operation = endpoint.methods.get(scope["method"]) if isinstance(endpoint, PathEndpoint) else None
         if operation is not None:
             scope["router"] = self.router
             scope["route"] = route

@@ -93,7 +93,7 @@ class Fault:
 
 class Faults:
     def __init__(self) -> None:
-        self._faults: list[Fault] = []
+        self.kept: list[Fault] = []  # read by every call of the API: empty, most of the time
         self._ids = itertools.count(1)
 
     def add(self, operations: dict[str, CompiledOperation], spec: dict[str, Any]) -> Fault:
@@ -125,26 +125,26 @@ class Faults:
             probability=spec.get("probability"),
             seed=int(spec.get("seed", 0)),
         )
-        self._faults.append(fault)
+        self.kept.append(fault)
         return fault
 
     def __len__(self) -> int:
         """How many faults are set: none, most of the time, and the pipeline then skips them."""
-        return len(self._faults)
+        return len(self.kept)
 
     def for_call(self, operation_id: str) -> list[Fault]:
         """The faults that hit this call (each counted); exhausted ones are dropped."""
-        hits = [f for f in self._faults if f.operation_id == operation_id and f.applies()]
-        self._faults = [f for f in self._faults if not f.exhausted]
+        hits = [f for f in self.kept if f.operation_id == operation_id and f.applies()]
+        self.kept = [f for f in self.kept if not f.exhausted]
         return hits
 
     def list(self) -> list[Fault]:
-        return list(self._faults)
+        return list(self.kept)
 
     def remove(self, fault_id: int | None = None) -> int:
-        before = len(self._faults)
-        self._faults = [] if fault_id is None else [f for f in self._faults if f.id != fault_id]
-        return before - len(self._faults)
+        before = len(self.kept)
+        self.kept = [] if fault_id is None else [f for f in self.kept if f.id != fault_id]
+        return before - len(self.kept)
 
 
 @cache

@@ -177,16 +177,13 @@ class PathEndpoint:
     """All operations of one path; any other method is answered 405 with `Allow`."""
 
     def __init__(self, methods: dict[str, OperationEndpoint]) -> None:
-        self._methods = dict(methods)
-        if "GET" in self._methods and "HEAD" not in self._methods:
-            self._methods["HEAD"] = self._methods["GET"]
-        self._allow = ", ".join(sorted(self._methods))
-
-    def for_method(self, method: str) -> OperationEndpoint | None:
-        return self._methods.get(method)
+        self.methods = dict(methods)  # by HTTP method: the front door finds a client's call here too
+        if "GET" in self.methods and "HEAD" not in self.methods:
+            self.methods["HEAD"] = self.methods["GET"]
+        self._allow = ", ".join(sorted(self.methods))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self._methods.get(scope["method"])
+        endpoint = self.methods.get(scope["method"])
         if endpoint is None:
             response = coder_json(405, {"message": "Method not allowed."}, {"Allow": self._allow})
         else:
@@ -210,6 +207,9 @@ class OperationEndpoint:
         self._subject = subject
         # The journal keeps a call's (masked) token; the control plane journals nothing and takes none.
         self._reads_token = journaled or bool(self.operation.security)
+        body = self.operation.request_body
+        self._read_limit = body.read_limit if body is not None else 0
+        self._refuses_past_limit = body is not None and body.max_bytes is None  # coderd has no cap of its own
 
     async def handle(self, scope: Scope, receive: Receive) -> Response:
         """faults → body → (catch up → authenticate → parameters → handler) → check → encode → record."""
@@ -219,7 +219,7 @@ class OperationEndpoint:
         query = QueryParams(scope["query_string"]) if scope.get("query_string") else NO_QUERY
         exchange = Exchange(scope, receive, started, token, query)
         injected: Fault | None = None
-        if self._journaled and len(host.faults):  # the control plane cannot be faulted
+        if self._journaled and host.faults.kept:  # the control plane cannot be faulted
             faults = self._faults_for(host)
             delay = sum(fault.delay_seconds() for fault in faults)
             if delay:
@@ -268,8 +268,6 @@ class OperationEndpoint:
         A body past coderd's own cap (`x-coder-max-bytes`) is cut one byte past it: the handler
         then refuses it with coderd's 400, in coderd's order of checks.
         """
-        body = self.operation.request_body
-        assert body is not None
         if not has_body(exchange.scope):
             return b"", None
         exchange.principal = self._caller_let_in(host, exchange.token)
@@ -277,11 +275,11 @@ class OperationEndpoint:
             return b"", None
         exchange.principal_of = host.world
         try:
-            raw = await host.body_reads.read_at_most(exchange.receive, body.read_limit + 1)
+            raw = await host.body_reads.read_at_most(exchange.receive, self._read_limit + 1)
         except BodyTimeout as error:
             return b"", Reply(408, envelope("Timed out reading the request body.", f"{error}."))
-        if len(raw) > body.read_limit and body.max_bytes is None:
-            detail = f"The fake reads at most {body.read_limit} bytes of a request body."
+        if len(raw) > self._read_limit and self._refuses_past_limit:
+            detail = f"The fake reads at most {self._read_limit} bytes of a request body."
             return b"", Reply(413, envelope("Request body too large.", detail))
         return raw, None
 
@@ -342,7 +340,7 @@ class OperationEndpoint:
             exchange.raw_body,  # request_bytes
             self.operation.operation_id,
             exchange.call.task_id if exchange.call is not None else None,  # task_id
-            exchange.user,
+            exchange.principal.label if exchange.principal is not None else "",  # user
             mask_token(exchange.token),  # token
             reply.status,
             response_parts,
