@@ -227,7 +227,10 @@ class World:
         """
         used, draw = self._used_ids, self.rng.getrandbits  # a create draws five: `claim_id`, inlined
         while True:
-            new = _uuid4_text(draw(128))
+            # `str(uuid.UUID(int=bits, version=4))`, written out: a world draws dozens per reset,
+            # a created task ten
+            text = "%032x" % ((draw(128) & _UUID4_KEPT_BITS) | _UUID4_SET_BITS)
+            new = f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
             if new not in used:
                 used.add(new)
                 return new
@@ -534,13 +537,6 @@ def _random_at(state: Any) -> random.Random:
     generator = random.Random.__new__(random.Random)  # not seeded: its state is set next
     generator.setstate(state)
     return generator
-
-
-def _uuid4_text(bits: int) -> str:
-    """`str(uuid.UUID(int=bits, version=4))`, written out: a world builds dozens per reset, and a
-    served create eight."""
-    text = "%032x" % ((bits & _UUID4_KEPT_BITS) | _UUID4_SET_BITS)
-    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 _UUID4_KEPT_BITS = ~(0xF000 << 64) & ~(0xC000 << 48)  # all but the version and the variant
