@@ -9,7 +9,10 @@ and, for a page, CORS's, so that the page reads the fake's error rather than a C
 These are one layer, reading the request's headers once, rather than a middleware each (for the
 500, Starlette's `ServerErrorMiddleware`): every layer costs a call and a wrapper around each
 message sent, and most requests (a client's, a test's) carry no `Origin` and need neither CORS
-nor the write check's second look.
+nor the write check's second look. Such a call of an API operation goes straight to the operation
+(dispatch.py), whose answer is made whole before it is sent: it gets coderd's headers as a whole,
+and a bug is known to have come before any byte went out. Every other answer gets them message by
+message, on its way out.
 """
 
 from __future__ import annotations
