@@ -267,6 +267,9 @@ def render_http(http: dict[str, Any]) -> list[str]:
         for server, figures in http["summary"][endpoint.key].items():
             limit = HTTP_TARGETS.get((endpoint.key, server))
             target = verdict(figures["ratio_to_bare"], limit, True) if limit else ""
+            rounds = figures.get("round_ratios", [])
+            if target and len(rounds) > 1:
+                target += f" (rounds {min(rounds):.2f}-{max(rounds):.2f})"
             out.append(
                 f"   {endpoint.label if server == 'bare' else '':<12} {SERVER_LABELS[server]:<22} "
                 f"{figures['requests_per_s']:>8,.0f} {figures['ratio_to_bare']:>7.2f} "

@@ -208,6 +208,7 @@ def summarize(runs: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any
                 "p50_ms": median([r["p50_ms"] for r in server_runs]),
                 "p99_ms": median([r["p99_ms"] for r in server_runs]),
                 "ratio_to_bare": median(ratios),
+                "round_ratios": ratios,  # a median of three on a shared machine: the spread says how sure it is
                 "requests_per_run": median([r["requests"] for r in server_runs]),
                 "rss_after_kib": median([r["rss_after_kib"] for r in server_runs]),
             }
