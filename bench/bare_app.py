@@ -75,7 +75,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     app = build_app(json.loads(args.bodies.read_text(encoding="utf-8")))
     # The same server settings as `fakeserver serve`, with the loop and parser named rather than picked.
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", loop="uvloop", http="httptools")
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level="warning", access_log=False, loop="uvloop", http="httptools"
+    )
 
 
 if __name__ == "__main__":

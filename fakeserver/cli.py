@@ -178,6 +178,7 @@ def serve_command(args: argparse.Namespace) -> int:
         WorldsApp(fake, worlds),
         ws=WEBSOCKETS,
         log_level="warning",
+        access_log=False,  # its lines are INFO, never shown: made and dropped on every answer otherwise
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
         date_header=False,  # the app writes Date from the fake's clock (headers.py)
     )
