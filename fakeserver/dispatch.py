@@ -76,33 +76,33 @@ class RouteIndex:
         """The operation of the spec that answers an HTTP request, if one does (its path and its
         method), the scope then holding what routing adds; None for any other request (a path no
         operation serves, a method it does not take): routed as usual, it gets its 404 or 405."""
-        if scope.get("root_path") or "path_params" in scope:
-            return None
-        found = self.table.find(scope)
+        found = self._find(scope)
         if found is None:
             return None
         route, child_scope = found
         endpoint = route.app if isinstance(route, Route) else None
         operation = endpoint.methods.get(scope["method"]) if isinstance(endpoint, PathEndpoint) else None
         if operation is not None:
-            scope["router"] = self.router
-            scope["route"] = route
-            scope.update(child_scope)
+            scope.update(child_scope, router=self.router, route=route)  # what Starlette's router adds
         return operation
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope.get("root_path") and "path_params" not in scope:
-            found = self.table.find(scope)
-            if found is not None:
-                route, child_scope = found
-                scope["router"] = self.router
-                scope["route"] = route
-                scope.update(child_scope)
-                # A route of any method only awaits its app (Route.handle): awaited here, a frame fewer.
-                answer = route.app if isinstance(route, Route) and route.methods is None else route.handle
-                await answer(scope, receive, send)
-                return
-        await self.router(scope, receive, send)
+        found = self._find(scope) if scope["type"] == "http" else None
+        if found is None:
+            await self.router(scope, receive, send)
+            return
+        route, child_scope = found
+        scope.update(child_scope, router=self.router, route=route)
+        # A route of any method only awaits its app (Route.handle): awaited here, a frame fewer.
+        answer = route.app if isinstance(route, Route) and route.methods is None else route.handle
+        await answer(scope, receive, send)
+
+    def _find(self, scope: Scope) -> tuple[BaseRoute, Scope] | None:
+        """The route a server's own HTTP request matches (none routed yet: no root path, no path
+        parameters)."""
+        if scope.get("root_path") or "path_params" in scope:
+            return None
+        return self.table.find(scope)
 
 
 def candidate(route: BaseRoute) -> Candidate:

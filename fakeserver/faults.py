@@ -128,10 +128,6 @@ class Faults:
         self.kept.append(fault)
         return fault
 
-    def __len__(self) -> int:
-        """How many faults are set: none, most of the time, and the pipeline then skips them."""
-        return len(self.kept)
-
     def for_call(self, operation_id: str) -> list[Fault]:
         """The faults that hit this call (each counted); exhausted ones are dropped."""
         hits = [f for f in self.kept if f.operation_id == operation_id and f.applies()]

@@ -340,7 +340,7 @@ class OperationEndpoint:
             exchange.raw_body,  # request_bytes
             self.operation.operation_id,
             exchange.call.task_id if exchange.call is not None else None,  # task_id
-            exchange.principal.label if exchange.principal is not None else "",  # user
+            exchange.user,
             mask_token(exchange.token),  # token
             reply.status,
             response_parts,

@@ -257,8 +257,7 @@ class World:
     def touch(self, workspace: Workspace) -> None:
         """A workspace's records changed: what happens next to it must be worked out again, and a
         held workspace moves on from here (someone acted on it)."""
-        self.wire_cache.pop(workspace.task_id, None)  # `_changed_workspace`, inlined: every step comes here
-        self.listing_cache.clear()
+        self._changed_workspace(workspace)
         self.schedule.touch(workspace.id)
         workspace.held = False
 
