@@ -76,7 +76,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     app = build_app(json.loads(args.bodies.read_text(encoding="utf-8")))
     # The same server settings as `fakeserver serve`, with the loop and parser named rather than picked.
     uvicorn.run(
-        app, host=args.host, port=args.port, log_level="warning", access_log=False, loop="uvloop", http="httptools"
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        loop="uvloop",
+        http="httptools",
     )
 
 

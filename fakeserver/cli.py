@@ -181,6 +181,7 @@ def serve_command(args: argparse.Namespace) -> int:
         access_log=False,  # its lines are INFO, never shown: made and dropped on every answer otherwise
         timeout_graceful_shutdown=STOP_GRACE_SECONDS,
         date_header=False,  # the app writes Date from the fake's clock (headers.py)
+        server_header=False,  # coderd (Go's net/http) sends no Server header
     )
     gc.set_threshold(*YOUNG_ONLY_THRESHOLDS)
     StoppingServer(config).run(sockets=[sock])

@@ -78,6 +78,7 @@ class FakeServer:
             access_log=False,
             timeout_graceful_shutdown=1,
             date_header=False,  # the app writes Date from the fake's clock (headers.py)
+            server_header=False,  # coderd (Go's net/http) sends no Server header
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._serve, args=(sock,), name=f"fakeserver:{self.port}", daemon=True)

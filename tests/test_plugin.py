@@ -493,6 +493,7 @@ def test_fake_server_serves_a_fake_until_stopped() -> None:
         assert server.url.startswith("http://127.0.0.1:") and server.port != 0
         response = client.get(f"{server.url}/api/v2/tasks", headers={"Coder-Session-Token": "bob-token"})
         assert response.json()["count"] == 3
+        assert "server" not in response.headers  # coderd (Go's net/http) names no server
         assert [entry.user for entry in fake.requests("listTasks")] == ["bob"]
         # the server stops first, while the client still holds its keep-alive connection
     assert not server.running

@@ -32,6 +32,7 @@ def test_serve_over_real_http(tmp_path: Path) -> None:
             listed = alice.get("/api/v2/tasks")
             assert listed.status_code == 200
             assert listed.headers["content-type"] == "application/json; charset=utf-8"
+            assert "server" not in listed.headers  # coderd (Go's net/http) names no server
             assert listed.json()["count"] == 3
 
             created = alice.post("/api/v2/tasks/me", json={"template_version_id": AI_VERSION_ID, "input": "Hi"})
