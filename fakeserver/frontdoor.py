@@ -4,7 +4,9 @@ In order: the `Host` must be trusted (guard.py); a control-plane task reference 
 slash; every answer gets coderd's headers (headers.py); a request from a page (it has an `Origin`)
 goes through CORS (cors.py), and a control-plane write from a page must be one no page could send
 unasked (guard.py). A bug anywhere inside is answered with Coder's 500 envelope, coderd's headers
-and, for a page, CORS's, so that the page reads the fake's error rather than a CORS refusal.
+and, for a page, CORS's, so that the page reads the fake's error rather than a CORS refusal; a bug
+in the front door's own reading of the request, before it knows whether a page sent it, gets the
+envelope and coderd's headers.
 
 These are one layer, reading the request's headers once, rather than a middleware each (for the
 500, Starlette's `ServerErrorMiddleware`): every layer costs a call and a wrapper around each
@@ -22,6 +24,7 @@ from collections.abc import Awaitable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fakeserver.cors import cors_layer, origin_allowed
@@ -48,15 +51,20 @@ class FrontDoor:
         if scope["type"] not in ("http", "websocket"):  # lifespan
             await self.app(scope, receive, send)
             return
-        host_header, origin = request_headers(scope, b"host", b"origin")
         trusted = self.fake.allowed_hosts  # read per request: the server sets it once it is bound
-        if trusted is not None:
-            host = untrusted_host(scope, host_header or "", trusted)
-            if host is not None:
-                await refuse_host(scope, receive, send, host, trusted)
-                return
-        control = scope["path"].startswith(CONTROL_PREFIX)
-        operation = self.app.operation(scope) if origin is None and not control and scope["type"] == "http" else None
+        try:  # the front door's own reading of the request: a bug here gets Coder's 500 too
+            host_header, origin = request_headers(scope, b"host", b"origin")
+            host = untrusted_host(scope, host_header or "", trusted) if trusted is not None else None
+            control = scope["path"].startswith(CONTROL_PREFIX)
+            is_call = origin is None and not control and scope["type"] == "http" and host is None
+            operation = self.app.operation(scope) if is_call else None
+        except Exception as error:
+            if scope["type"] == "http":
+                await self._internal_error(error)(scope, receive, send)
+            raise
+        if host is not None and trusted is not None:
+            await refuse_host(scope, receive, send, host, trusted)
+            return
         if operation is None:
             await self._routed(scope, receive, send, origin, control)
             return
@@ -67,12 +75,17 @@ class FrontDoor:
         try:
             response = await operation.handle(scope, receive)
         except Exception as error:
-            response = coder_json(500, internal_error(error))
-            add_coder_headers(response.raw_headers, self.fake.world, vary)
-            await response(scope, receive, send)
+            await self._internal_error(error)(scope, receive, send)
             raise  # answered, then raised again, as below
         add_coder_headers(response.raw_headers, self.fake.world, vary)  # it has its `Date` already
         await response(scope, receive, send)
+
+    def _internal_error(self, error: Exception) -> Response:
+        """Coder's 500 for a bug met before anything was sent, with coderd's headers (no CORS: a
+        page's request gets CORS's headers on its 500 in `_routed`)."""
+        response = coder_json(500, internal_error(error))
+        add_coder_headers(response.raw_headers, self.fake.world, self._cors is not None)
+        return response
 
     async def _routed(self, scope: Scope, receive: Receive, send: Send, origin: str | None, control: bool) -> None:
         """Every other request: through CORS when it comes from a page, with coderd's headers

@@ -14,6 +14,7 @@ from conftest import AI_VERSION_ID, JSON_TYPE
 from served import Served, eventually, serve
 
 from fakeserver.fake import FakeCoder
+from fakeserver.frontdoor import FrontDoor
 from fakeserver.handlers import API_HANDLERS
 from fakeserver.routing import Call, Reply
 from fakeserver.server import FakeServer
@@ -126,6 +127,24 @@ def test_a_bug_in_the_fake_answers_500_in_coders_envelope(monkeypatch: pytest.Mo
             headers={"Coder-Session-Token": "alice-token"},
         )
         assert created.status_code == 201
+
+
+def test_a_bug_in_the_front_door_itself_answers_500_in_coders_envelope(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(scope: object) -> None:
+        raise RuntimeError("a bug")
+
+    fake = FakeCoder()
+    with FakeServer(fake) as server:
+        front_door = fake.app.middleware_stack
+        assert isinstance(front_door, FrontDoor)
+        monkeypatch.setattr(front_door.app, "operation", broken)  # where the front door finds a client's call
+        tasks, alice = f"{server.url}/api/v2/tasks", {"Coder-Session-Token": "alice-token"}
+        response = httpx.get(tasks, headers=alice)
+        assert response.status_code == 500
+        assert response.json() == {"message": "An internal error occurred in the fake.", "detail": "RuntimeError"}
+        assert response.headers["x-coder-build-version"] == fake.world.release.version
+        monkeypatch.undo()
+        assert httpx.get(tasks, headers=alice).status_code == 200
 
 
 def test_in_process_a_bug_raises_in_the_test(monkeypatch: pytest.MonkeyPatch) -> None:
