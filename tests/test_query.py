@@ -191,6 +191,13 @@ def test_owner_unknown_username_is_go_quoted() -> None:
     assert validations_of('owner:"b\\o"') == [unknown_user("b\\\\o")]
 
 
+def test_a_comma_stays_in_its_value_as_coderds_split_on_spaces_keeps_it() -> None:
+    # `owner:alice, status:active` (terms joined with ", "): coderd's searchTerms splits on
+    # spaces and then on ':', so the owner it looks up is "alice,"
+    assert validations_of("owner:alice, status:active") == [unknown_user("alice,")]
+    assert validations_of("status:active, owner:alice") == [invalid_status("active,")]
+
+
 # --- organization --------------------------------------------------------------------------------
 
 
