@@ -24,7 +24,14 @@ from fakeserver.frontdoor import FrontDoor
 from fakeserver.handlers import API_HANDLERS, STREAM_HANDLERS, call_subject
 from fakeserver.handlers.control import HANDLERS as CONTROL_HANDLERS
 from fakeserver.responses import coder_json
-from fakeserver.routing import AnyHandler, CompiledOperation, build_routes, check_bindings, compile_operations
+from fakeserver.routing import (
+    AnyHandler,
+    CompiledOperation,
+    build_routes,
+    check_bindings,
+    compile_operations,
+    method_not_allowed,
+)
 from fakeserver.spec import SpecError, load_spec, spec_path
 from fakeserver.streams import build_stream_routes, check_stream_bindings
 
@@ -162,4 +169,6 @@ async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
         return coder_json(404, envelope(ROUTE_NOT_FOUND))
+    if exc.status_code == 405:  # the API's 405; Starlette's `Allow` for the page comes in a set's order
+        return method_not_allowed("GET, HEAD")  # what the page and its files take
     return coder_json(exc.status_code, {"message": exc.detail}, dict(exc.headers or {}))

@@ -185,10 +185,15 @@ class PathEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self.methods.get(scope["method"])
         if endpoint is None:
-            response = coder_json(405, {"message": "Method not allowed."}, {"Allow": self._allow})
+            response = method_not_allowed(self._allow)
         else:
             response = await endpoint.handle(scope, receive)
         await response(scope, receive, send)
+
+
+def method_not_allowed(allow: str) -> Response:
+    """A wrong method on a known path: the fake's 405, in Coder's envelope, with the methods the path takes."""
+    return coder_json(405, {"message": "Method not allowed."}, {"Allow": allow})
 
 
 class ConnectionDropped(Exception):
