@@ -201,8 +201,7 @@ class ResponseValidator:
         wire_list.checked = (*wire_list.checked, ref)
 
     def _check_wire(self, status: int, ref: str, wire: Wire, at: str) -> None:
-        if ref in wire.checked:
-            return
+        """Check a `Wire` not yet known to satisfy `ref` (its callers skip those that are) and note that it does."""
         validator = self._by_ref.get(ref)
         if validator is None:
             validator = self._by_ref[ref] = Schema({"$ref": ref}, self._components)
